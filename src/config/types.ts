@@ -1,0 +1,76 @@
+/** The validated configuration the rest of the proxy works from. */
+
+/** The 12 hash functions nutcracker 0.5.0 knows, by their YAML names. */
+export const HASH_NAMES = [
+  "one_at_a_time",
+  "md5",
+  "crc16",
+  "crc32",
+  "crc32a",
+  "fnv1_64",
+  "fnv1a_64",
+  "fnv1_32",
+  "fnv1a_32",
+  "hsieh",
+  "murmur",
+  "jenkins",
+] as const;
+export type HashName = typeof HASH_NAMES[number];
+
+export const DISTRIBUTIONS = ["ketama", "modula", "random"] as const;
+export type Distribution = typeof DISTRIBUTIONS[number];
+
+/** Where a pool listens: a TCP address or a unix socket path. */
+export type ListenConfig =
+  | { kind: "tcp"; raw: string; host: string; port: number; address: string }
+  | { kind: "unix"; raw: string; path: string; perm: number };
+
+/** One backend server of a pool. */
+export interface ServerConfig {
+  /** The entry as written in YAML, e.g. `127.0.0.1:11211:1 name`. */
+  raw: string;
+  /** Identity for ketama points, stats and duplicate checks (nutcracker's naming rules). */
+  name: string;
+  kind: "tcp" | "unix";
+  /** TCP host name or address, resolved lazily at connect time; empty for unix sockets. */
+  host: string;
+  /** TCP port; 0 for unix sockets. */
+  port: number;
+  /** Unix socket path; empty for TCP. */
+  path: string;
+  weight: number;
+}
+
+/** One pool: every directive of nutcracker 0.5.0 with its default applied. */
+export interface PoolConfig {
+  name: string;
+  listen: ListenConfig;
+  hash: HashName;
+  /** Exactly 2 bytes, or null when the pool has no hash_tag. */
+  hashTag: Uint8Array | null;
+  distribution: Distribution;
+  /** Server timeout in ms; 0 or negative means none. */
+  timeout: number;
+  backlog: number;
+  /** Maximum client connections of the pool; 0 means unlimited. */
+  clientConnections: number;
+  redis: boolean;
+  redisAuth: string | null;
+  redisDb: number;
+  preconnect: boolean;
+  tcpkeepalive: boolean;
+  /** SO_REUSEPORT on the listener (later twemproxy's key; unknown to 0.5.0). */
+  reuseport: boolean;
+  serverConnections: number;
+  autoEjectHosts: boolean;
+  serverRetryTimeout: number;
+  serverFailureLimit: number;
+  /** Sorted as nutcracker sorts them (name length, then bytes): the index is the server's identity. */
+  servers: ServerConfig[];
+}
+
+/** A whole configuration file: pools sorted as nutcracker sorts them. */
+export interface Config {
+  file: string;
+  pools: PoolConfig[];
+}

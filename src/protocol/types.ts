@@ -1,0 +1,124 @@
+/**
+ * The one interface between the proxy core and a protocol (memcache, redis).
+ *
+ * The core never looks inside a message; a protocol never touches a socket. Bytes flow one way:
+ * client bytes -> RequestParser -> route keys -> (split) -> server -> ReplyParser -> (merge) -> client.
+ */
+
+/** What the core does with a framed request. */
+export const Action = {
+  /** Route by its key(s) (or by `placeholder` when it has none) and forward the bytes as they are. */
+  Forward: 0,
+  /** Route every key; `Protocol.split` builds one fragment per server; `Protocol.merge` joins replies. */
+  Split: 1,
+  /** Send nothing; close the client once the replies to earlier requests are written. */
+  Quit: 2,
+} as const;
+export type Action = typeof Action[keyof typeof Action];
+
+/** One complete request, framed by a RequestParser. Offsets are relative to the request's first byte. */
+export interface RequestInfo {
+  /** Number of bytes this request occupies in the client's stream. */
+  length: number;
+  action: Action;
+  /** Routing keys as flat [start0, end0, start1, end1, ...] pairs; empty: route by `placeholder`. */
+  keys: number[];
+  /** True when the server sends no reply (memcache noreply): no reply slot, no timeout. */
+  noreply: boolean;
+  /** Protocol-specific command id, opaque to the core (used again by intercept/split/merge). */
+  cmd: number;
+}
+
+/**
+ * A malformed or unsupported request. The message is the reason tsproxy gives the client in
+ * `clientErrorReply`. With `skip` >= 0 the request was well framed (`skip` bytes long) but refused
+ * (redis unsupported command): the client gets the error in order and stays open. With skip -1 the
+ * stream cannot be trusted: the client gets the error after earlier replies and is closed.
+ */
+export class ProtocolError extends Error {
+  constructor(reason: string, readonly skip = -1) {
+    super(reason);
+  }
+}
+
+/**
+ * Frames requests from a client byte stream. One instance per client connection, with state kept
+ * across calls so a request split over many reads is scanned once.
+ */
+export interface RequestParser {
+  /**
+   * Frames the next request starting at buf[start]; only bytes below `end` may be read.
+   * Returns the request, or null when more bytes are needed; throws ProtocolError on bad input.
+   * After a null the core calls again with the same request start (possibly in another buffer, at
+   * another offset) and more bytes after it.
+   */
+  parse(buf: Uint8Array, start: number, end: number): RequestInfo | null;
+  /** After a null: total bytes the pending request needs when known (a value's length), else 0. */
+  readonly need: number;
+}
+
+/** Frames replies from a server byte stream. One instance per server connection. */
+export interface ReplyParser {
+  /**
+   * Length of the complete reply starting at buf[start] (bytes below `end` only), 0 when more bytes
+   * are needed, -1 when the bytes are not a valid reply (the server connection is then failed).
+   */
+  parse(buf: Uint8Array, start: number, end: number): number;
+  /** After a reply: it signals a server failure (redis -LOADING, -BUSY, -OOM). */
+  readonly failure: boolean;
+  /** After a null: total bytes the pending reply needs when known, else 0. */
+  readonly need: number;
+}
+
+/** One sub-request of a split request, for one server. */
+export interface Fragment {
+  /** Server index in the pool. */
+  server: number;
+  /** Bytes to send to that server. */
+  bytes: Uint8Array;
+  /** Indexes (into the request's key list) of the keys this fragment carries, in request order. */
+  keyIndexes: number[];
+}
+
+/** Per-client protocol state (redis AUTH), created by `Protocol.newSession`. */
+export interface Session {
+  authenticated: boolean;
+}
+
+/** Options a protocol is created with. */
+export interface ProtocolOptions {
+  /** -m: read buffer chunk size; redis keys must be shorter than mbufSize - 48. */
+  mbufSize: number;
+  /** redis_auth of the pool, or null. */
+  redisAuth: string | null;
+  /** redis_db of the pool. */
+  redisDb: number;
+}
+
+/** Everything the core needs to know about a protocol. */
+export interface Protocol {
+  readonly name: "memcache" | "redis";
+  newRequestParser(): RequestParser;
+  newReplyParser(): ReplyParser;
+  newSession(): Session;
+  /**
+   * Called for each request before routing: returns a reply the proxy gives itself (redis PING,
+   * AUTH, NOAUTH) or null to let the request through. `msg` holds exactly the request's bytes.
+   */
+  intercept(req: RequestInfo, msg: Uint8Array, session: Session): Uint8Array | null;
+  /** Builds the fragments of an Action.Split request; `owners[i]` is the server of key i. */
+  split(req: RequestInfo, msg: Uint8Array, owners: readonly number[]): Fragment[];
+  /**
+   * Joins the fragments' replies (same order as the fragments) into the client's one reply.
+   * Replies are complete replies as framed by ReplyParser.
+   */
+  merge(req: RequestInfo, fragments: readonly Fragment[], replies: readonly Uint8Array[]): Uint8Array;
+  /** Whether a split request whose fragment failed (no reply) closes the client after the error. */
+  closesOnFragmentFailure(req: RequestInfo): boolean;
+  /** nutcracker's error reply for a failed request: `SERVER_ERROR <reason>\r\n` / `-ERR <reason>\r\n`. */
+  errorReply(reason: string): Uint8Array;
+  /** What tsproxy tells a client about a malformed or unsupported request before closing it. */
+  clientErrorReply(reason: string): Uint8Array;
+  /** Requests sent first on every new server connection; their replies are swallowed. */
+  handshake(): Uint8Array[];
+}
