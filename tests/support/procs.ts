@@ -1,0 +1,164 @@
+/**
+ * Test support: external binaries (memcached, redis-server, nutcracker), free loopback ports and
+ * processes that are always ended by pid.
+ */
+
+/** Whether an external binary is on PATH. */
+export function hasBinary(name: string): boolean {
+  try {
+    const out = new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "null", stderr: "null" })
+      .outputSync();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Options for a Deno.test that needs the given binaries: ignored (with a note on stderr) when one is
+ * missing on a developer machine, never under CI=true, where the test then runs and fails.
+ */
+export function needs(...binaries: string[]): { ignore: boolean } {
+  const missing = binaries.filter((b) => !hasBinary(b));
+  if (missing.length === 0 || Deno.env.get("CI") === "true") return { ignore: false };
+  console.error(`skipping: ${missing.join(", ")} not installed (CI=true makes this a failure)`);
+  return { ignore: true };
+}
+
+/** A loopback TCP port that was free a moment ago. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Waits until something accepts TCP connections on 127.0.0.1:port. */
+export async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`port ${port} never opened: ${e}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+/** A child process that a test started; `stop()` ends it by pid and waits for it. */
+export interface Proc {
+  pid: number;
+  child: Deno.ChildProcess;
+  stop(): Promise<void>;
+  /** stderr collected so far, when captured. */
+  stderr(): string;
+}
+
+/** Starts a process with stdout discarded and stderr captured. */
+export function spawn(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Proc {
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: opts.cwd,
+    env: opts.env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let err = "";
+  const dec = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of child.stderr) err += dec.decode(chunk, { stream: true });
+  })();
+  let stopped = false;
+  return {
+    pid: child.pid,
+    child,
+    stderr: () => err,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await child.status;
+      await reading;
+    },
+  };
+}
+
+/** A real memcached on a free loopback port. */
+export async function startMemcached(port = freePort()): Promise<Proc & { port: number }> {
+  const p = spawn("memcached", ["-u", "root", "-l", "127.0.0.1", "-p", String(port), "-U", "0", "-t", "1", "-m", "64"]);
+  try {
+    await waitForPort(port);
+  } catch (e) {
+    await p.stop();
+    throw e;
+  }
+  return { ...p, port };
+}
+
+/** A real redis-server on a free loopback port (no persistence). */
+export async function startRedis(port = freePort(), extra: string[] = []): Promise<Proc & { port: number }> {
+  const p = spawn("redis-server", [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--protected-mode",
+    "no",
+    ...extra,
+  ]);
+  try {
+    await waitForPort(port);
+  } catch (e) {
+    await p.stop();
+    throw e;
+  }
+  return { ...p, port };
+}
+
+/** Real nutcracker with a config written to a temp file; waits for the given pool ports. */
+export async function startNutcracker(
+  yaml: string,
+  ports: number[],
+  extraArgs: string[] = [],
+): Promise<Proc & { conf: string; statsPort: number }> {
+  const dir = Deno.makeTempDirSync({ prefix: "nc-test-" });
+  const conf = `${dir}/nutcracker.yml`;
+  Deno.writeTextFileSync(conf, yaml);
+  const statsPort = freePort();
+  const p = spawn("nutcracker", [
+    "-c",
+    conf,
+    "-s",
+    String(statsPort),
+    "-a",
+    "127.0.0.1",
+    "-o",
+    `${dir}/nutcracker.log`,
+    ...extraArgs,
+  ]);
+  try {
+    for (const port of ports) await waitForPort(port);
+  } catch (e) {
+    await p.stop();
+    throw new Error(`${e}\n${Deno.readTextFileSync(`${dir}/nutcracker.log`)}`);
+  }
+  return {
+    ...p,
+    conf,
+    statsPort,
+    async stop() {
+      await p.stop();
+      Deno.removeSync(dir, { recursive: true });
+    },
+  };
+}
