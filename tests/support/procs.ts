@@ -58,7 +58,11 @@ export interface Proc {
 }
 
 /** Starts a process with stdout discarded and stderr captured. */
-export function spawn(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Proc {
+export function spawn(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Proc {
   const child = new Deno.Command(cmd, {
     args,
     cwd: opts.cwd,
@@ -91,7 +95,20 @@ export function spawn(cmd: string, args: string[], opts: { cwd?: string; env?: R
 
 /** A real memcached on a free loopback port. */
 export async function startMemcached(port = freePort()): Promise<Proc & { port: number }> {
-  const p = spawn("memcached", ["-u", "root", "-l", "127.0.0.1", "-p", String(port), "-U", "0", "-t", "1", "-m", "64"]);
+  const p = spawn("memcached", [
+    "-u",
+    "root",
+    "-l",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-U",
+    "0",
+    "-t",
+    "1",
+    "-m",
+    "64",
+  ]);
   try {
     await waitForPort(port);
   } catch (e) {

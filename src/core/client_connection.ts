@@ -1,0 +1,231 @@
+/**
+ * One client connection: frames its requests, routes them to the pool's shared server connections
+ * (splitting multi-key requests), and writes the replies back strictly in request order.
+ */
+import {
+  Action,
+  type Protocol,
+  ProtocolError,
+  type RequestInfo,
+  type RequestParser,
+  type Session,
+} from "../protocol/types.ts";
+import { connectionCounts } from "../stats/counters.ts";
+import { REFUSED_REASON } from "./errors.ts";
+import type { Pool } from "./pool.ts";
+import { Queue } from "./queue.ts";
+import { ReadBuffer } from "./read_buffer.ts";
+import { ClientRequest, type ReplyTarget } from "./request.ts";
+import { WriteBuffer } from "./write_buffer.ts";
+
+const INITIAL_READ = 1024;
+
+export class ClientConnection implements ReplyTarget {
+  /** Requests whose replies are not written yet, in request order. */
+  readonly #queue = new Queue<ClientRequest>();
+  readonly #out: WriteBuffer;
+  readonly #read: ReadBuffer;
+  #parser: RequestParser;
+  readonly #session: Session;
+  readonly #protocol: Protocol;
+  /** False once the client sent quit, EOF, or bytes that cannot be trusted: no more requests are taken. */
+  #reading = true;
+  #closed = false;
+  /** Whether the close is counted as client_eof (else client_err). */
+  #eof = false;
+
+  constructor(private readonly conn: Deno.Conn, private readonly pool: Pool, mbufSize: number) {
+    this.#protocol = pool.protocol;
+    this.#parser = this.#protocol.newRequestParser();
+    this.#session = this.#protocol.newSession();
+    this.#read = new ReadBuffer(INITIAL_READ, mbufSize);
+    this.#out = new WriteBuffer(mbufSize);
+    this.#out.onError = () => this.#close();
+    this.#out.onDrain = () => {
+      if (!this.#reading && this.#queue.length === 0) this.#close();
+    };
+    this.#out.attach(conn);
+    pool.stats.client_connections++;
+    connectionCounts.total++;
+    connectionCounts.current++;
+  }
+
+  /** Reads and serves requests until the client leaves or is closed. */
+  async run(): Promise<void> {
+    const rb = this.#read;
+    try {
+      while (this.#reading) {
+        const n = await rb.readFrom(this.conn, this.#parser.need);
+        if (n === null) {
+          this.#eof = true;
+          break;
+        }
+        this.#takeRequests();
+      }
+    } catch {
+      if (this.#closed) return;
+      this.#close(); // reset or other socket error: nothing more can be written
+      return;
+    }
+    this.#reading = false;
+    this.#finishIfDone();
+  }
+
+  deliver(req: ClientRequest, fragment: number, bytes: Uint8Array | null, reason: string): void {
+    if (this.#closed) return; // the client left; its late replies are dropped
+    if (fragment < 0) {
+      if (bytes === null) this.#fail(req, reason);
+      else if (this.#queue.peek() === req) {
+        // The common case: the oldest request's reply goes straight to the socket buffer.
+        this.#queue.shift();
+        this.#out.append(bytes);
+      } else {
+        req.reply = bytes.slice();
+      }
+    } else {
+      if (bytes !== null) req.fragmentReplies![fragment] = bytes.slice();
+      else if (req.failure === null) req.failure = reason;
+      if (--req.waiting > 0) return;
+      this.#merge(req);
+    }
+    this.#writeReady();
+  }
+
+  #takeRequests(): void {
+    const rb = this.#read;
+    const buf = rb.buf;
+    const end = rb.end;
+    let start = rb.start;
+    while (start < end && this.#reading) {
+      let info: RequestInfo | null;
+      try {
+        info = this.#parser.parse(buf, start, end);
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        const req = this.#answer(this.#protocol.clientErrorReply(err.message));
+        if (err.skip >= 0) {
+          start += err.skip;
+          this.#parser = this.#protocol.newRequestParser();
+          continue;
+        }
+        req.closeAfter = true;
+        this.#reading = false;
+        break;
+      }
+      if (info === null) break;
+      this.#handle(info, buf.subarray(start, start + info.length));
+      start += info.length;
+    }
+    rb.consumed(start);
+    this.#writeReady();
+  }
+
+  #handle(info: RequestInfo, msg: Uint8Array): void {
+    const local = this.#protocol.intercept(info, msg, this.#session);
+    if (local !== null) {
+      this.#answer(local);
+      return;
+    }
+    const pool = this.pool;
+    const keys = info.keys;
+    switch (info.action) {
+      case Action.Quit:
+        this.#reading = false;
+        return;
+      case Action.Forward: {
+        const server = keys.length === 0 ? pool.pick(msg, -1, -1) : pool.pick(msg, keys[0], keys[1]);
+        if (info.noreply) {
+          if (server >= 0) pool.servers[server].connection().send(msg, null, -1);
+          return;
+        }
+        const req = new ClientRequest(this, info);
+        this.#queue.push(req);
+        if (server < 0) this.#fail(req, REFUSED_REASON);
+        else pool.servers[server].connection().send(msg, req, -1);
+        return;
+      }
+      case Action.Split: {
+        const req = new ClientRequest(this, info);
+        this.#queue.push(req);
+        const owners: number[] = [];
+        for (let i = 0; i < keys.length; i += 2) {
+          const server = pool.pick(msg, keys[i], keys[i + 1]);
+          if (server < 0) {
+            req.failure = REFUSED_REASON;
+            this.#merge(req);
+            return;
+          }
+          owners.push(server);
+        }
+        const fragments = this.#protocol.split(info, msg, owners);
+        req.fragments = fragments;
+        req.fragmentReplies = new Array(fragments.length).fill(null);
+        req.waiting = fragments.length;
+        pool.stats.fragments += fragments.length;
+        for (let i = 0; i < fragments.length; i++) {
+          pool.servers[fragments[i].server].connection().send(fragments[i].bytes, req, i);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Queues a reply the proxy gives itself. */
+  #answer(reply: Uint8Array): ClientRequest {
+    const req = new ClientRequest(this, null);
+    req.reply = reply;
+    this.#queue.push(req);
+    return req;
+  }
+
+  /** A request failed without a reply: nutcracker's error reply, counted as a forwarding error. */
+  #fail(req: ClientRequest, reason: string): void {
+    req.reply = this.#protocol.errorReply(reason);
+    this.pool.stats.forward_error++;
+  }
+
+  /** All fragments are in (or failed): the merged reply, or the error of the first failed fragment. */
+  #merge(req: ClientRequest): void {
+    if (req.failure !== null) {
+      this.#fail(req, req.failure);
+      req.closeAfter = this.#protocol.closesOnFragmentFailure(req.info!);
+      return;
+    }
+    req.reply = this.#protocol.merge(req.info!, req.fragments!, req.fragmentReplies as Uint8Array[]);
+  }
+
+  /** Writes the replies that are ready, in order, up to the first still missing. */
+  #writeReady(): void {
+    const q = this.#queue;
+    for (let req = q.peek(); req !== undefined && req.reply !== null; req = q.peek()) {
+      q.shift();
+      this.#out.append(req.reply);
+      if (req.closeAfter) {
+        this.#reading = false;
+        q.drain(); // requests after a fatal one are dropped, as nutcracker does
+        break;
+      }
+    }
+    this.#finishIfDone();
+  }
+
+  /** Closes once reading stopped and every reply is written. */
+  #finishIfDone(): void {
+    if (!this.#reading && this.#queue.length === 0 && !this.#out.busy) this.#close();
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#reading = false;
+    this.#out.close();
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+    const stats = this.pool.stats;
+    stats.client_connections--;
+    if (this.#eof) stats.client_eof++;
+    else stats.client_err++;
+    connectionCounts.current--;
+  }
+}

@@ -1,0 +1,21 @@
+/** Opens a connection to a backend server, resolving its host name on every attempt as nutcracker does. */
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import type { ServerConfig } from "../config/types.ts";
+import { HostDownError } from "./errors.ts";
+
+/** Connects to the server (TCP with TCP_NODELAY, or a unix socket). */
+export async function connectServer(server: ServerConfig): Promise<Deno.Conn> {
+  if (server.kind === "unix") return await Deno.connect({ transport: "unix", path: server.path });
+  let hostname = server.host;
+  if (isIP(hostname) === 0) {
+    try {
+      hostname = (await lookup(hostname)).address;
+    } catch {
+      throw new HostDownError(server.host);
+    }
+  }
+  const conn = await Deno.connect({ hostname, port: server.port });
+  conn.setNoDelay(true);
+  return conn;
+}

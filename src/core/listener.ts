@@ -1,0 +1,48 @@
+/** A pool's listening socket (TCP or unix), accepting clients into client connections. */
+import type { ListenConfig } from "../config/types.ts";
+import { connectionCounts } from "../stats/counters.ts";
+import { ClientConnection } from "./client_connection.ts";
+import type { Pool } from "./pool.ts";
+
+/** Binds the pool's listen address; throws nutcracker's bind message when it cannot. */
+export function bindListener(listen: ListenConfig, reusePort: boolean): Deno.Listener {
+  try {
+    if (listen.kind === "unix") {
+      try {
+        Deno.removeSync(listen.path); // a stale socket file would make bind fail
+      } catch { /* nothing there */ }
+      const l = Deno.listen({ transport: "unix", path: listen.path });
+      if (listen.perm !== 0) Deno.chmodSync(listen.path, listen.perm);
+      return l;
+    }
+    return Deno.listen({ hostname: listen.address, port: listen.port, ...(reusePort ? { reusePort } : {}) });
+  } catch (err) {
+    throw new Error(`bind on p to addr '${listen.raw}' failed: ${err instanceof Error ? err.message : err}`);
+  }
+}
+
+/** Accepts clients until the listener closes; over client_connections a new client is closed at once. */
+export async function acceptClients(listener: Deno.Listener, pool: Pool, mbufSize: number): Promise<void> {
+  connectionCounts.total++;
+  connectionCounts.current++;
+  const limit = pool.config.clientConnections;
+  const tcp = pool.config.listen.kind === "tcp";
+  try {
+    for await (const conn of listener) {
+      if (limit > 0 && pool.stats.client_connections >= limit) {
+        conn.close();
+        continue;
+      }
+      if (tcp) {
+        const c = conn as Deno.TcpConn;
+        c.setNoDelay(true);
+        if (pool.config.tcpkeepalive) c.setKeepAlive(true);
+      }
+      new ClientConnection(conn, pool, mbufSize).run();
+    }
+  } catch {
+    // the listener was closed
+  } finally {
+    connectionCounts.current--;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * A pool's backend servers: their connections (at most server_connections each, shared by all
+ * clients), failure counting and ejection (auto_eject_hosts), and the key router rebuilt from the
+ * servers that are live.
+ */
+import type { PoolConfig, ServerConfig } from "../config/types.ts";
+import type { Protocol } from "../protocol/types.ts";
+import { PLACEHOLDER, Router } from "../routing/router.ts";
+import { PoolStats, ServerStats } from "../stats/counters.ts";
+import { ServerConnection, type ServerConnectionOptions, type ServerOwner } from "./server_connection.ts";
+
+/** One backend server of a pool. */
+export class Server implements ServerOwner {
+  readonly stats = new ServerStats();
+  readonly connections: ServerConnection[] = [];
+  /** Consecutive failures since the last reply. */
+  failures = 0;
+  /** When an ejected server may be tried again (ms since epoch); 0 while live. */
+  retryAt = 0;
+  #next = 0;
+
+  constructor(readonly config: ServerConfig, readonly index: number, private readonly pool: Pool) {}
+
+  /** A connection for the next request: a new one until the limit, then round robin. */
+  connection(): ServerConnection {
+    const conns = this.connections;
+    if (conns.length < this.pool.config.serverConnections) {
+      const c = new ServerConnection(this, this.pool.connectionOptions);
+      conns.push(c);
+      return c;
+    }
+    const c = conns[this.#next % conns.length];
+    this.#next = (this.#next + 1) % conns.length;
+    return c;
+  }
+
+  replied(): void {
+    this.failures = 0;
+  }
+
+  connectionClosed(conn: ServerConnection, failed: boolean): void {
+    const i = this.connections.indexOf(conn);
+    if (i >= 0) this.connections.splice(i, 1);
+    if (failed) this.pool.serverFailed(this);
+  }
+}
+
+/** The servers of one pool and how keys reach them. */
+export class Pool {
+  readonly stats = new PoolStats();
+  readonly servers: Server[];
+  readonly connectionOptions: ServerConnectionOptions;
+  readonly #router: Router;
+  /** Earliest retry time of an ejected server (ms since epoch), 0 when none is ejected. */
+  #nextRetry = 0;
+
+  constructor(readonly config: PoolConfig, readonly protocol: Protocol, mbufSize: number) {
+    this.servers = config.servers.map((s, i) => new Server(s, i, this));
+    this.connectionOptions = { protocol, timeout: Math.max(0, config.timeout), mbufSize };
+    this.#router = new Router({
+      hash: config.hash,
+      distribution: config.distribution,
+      hashTag: config.hashTag,
+      servers: config.servers,
+    });
+  }
+
+  /** Opens one connection per server (preconnect); failures count like any other. */
+  preconnect(): void {
+    for (const s of this.servers) if (s.connections.length === 0) s.connection();
+  }
+
+  /** The server for the key buf[start, end) (or for `placeholder` when start === end === -1); -1 if none is live. */
+  pick(buf: Uint8Array, start: number, end: number): number {
+    if (this.#nextRetry !== 0 && Date.now() >= this.#nextRetry) this.#readmit();
+    if (start < 0) return this.#router.pick(PLACEHOLDER, 0, PLACEHOLDER.length);
+    return this.#router.pick(buf, start, end);
+  }
+
+  /** Counts a failed server connection; ejects the server when it reached server_failure_limit. */
+  serverFailed(server: Server): void {
+    if (!this.config.autoEjectHosts || server.retryAt !== 0) return;
+    server.failures++;
+    if (server.failures < Math.max(1, this.config.serverFailureLimit)) return;
+    const now = Date.now();
+    server.failures = 0;
+    server.retryAt = now + this.config.serverRetryTimeout;
+    server.stats.server_ejected_at = now * 1000;
+    this.stats.server_ejects++;
+    if (this.#nextRetry === 0 || server.retryAt < this.#nextRetry) this.#nextRetry = server.retryAt;
+    this.#rebuild();
+  }
+
+  /** Brings back every ejected server whose retry time has passed (lazily, on the next request). */
+  #readmit(): void {
+    const now = Date.now();
+    let next = 0;
+    for (const s of this.servers) {
+      if (s.retryAt === 0) continue;
+      if (s.retryAt <= now) s.retryAt = 0;
+      else if (next === 0 || s.retryAt < next) next = s.retryAt;
+    }
+    this.#nextRetry = next;
+    this.#rebuild();
+  }
+
+  #rebuild(): void {
+    this.#router.setLive(this.servers.map((s) => s.retryAt === 0));
+  }
+}

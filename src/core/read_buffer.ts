@@ -1,0 +1,54 @@
+/**
+ * The bytes read from one socket that are not consumed yet: `buf[start, end)`.
+ *
+ * It starts small so idle connections stay cheap, doubles while reads fill it (up to the -m chunk
+ * size), grows to the full size of a large message once the parser knows it, and falls back to
+ * the chunk size when a large message is done.
+ */
+export class ReadBuffer {
+  buf: Uint8Array;
+  start = 0;
+  end = 0;
+  #filled = false;
+
+  constructor(initial: number, private readonly chunk: number) {
+    this.buf = new Uint8Array(Math.min(initial, chunk));
+  }
+
+  /** Reads once from the socket into the free tail; null at EOF. `need` is the pending message's size if known. */
+  async readFrom(conn: Deno.Conn, need: number): Promise<number | null> {
+    this.#makeRoom(need);
+    const room = this.buf.length - this.end;
+    const n = await conn.read(this.buf.subarray(this.end));
+    if (n === null) return null;
+    this.end += n;
+    this.#filled = n === room;
+    return n;
+  }
+
+  /** Marks bytes up to `upTo` as consumed; an emptied buffer rewinds (and resizes to the traffic). */
+  consumed(upTo: number): void {
+    this.start = upTo;
+    if (upTo !== this.end) return;
+    this.start = this.end = 0;
+    if (this.buf.length > this.chunk) this.buf = new Uint8Array(this.chunk);
+    else if (this.#filled && this.buf.length < this.chunk) this.buf = new Uint8Array(this.buf.length * 2);
+  }
+
+  #makeRoom(need: number): void {
+    if (this.end < this.buf.length && this.start + need <= this.buf.length) return;
+    const pending = this.end - this.start;
+    let size = Math.max(this.buf.length, need);
+    // A message of unknown length (or longer than announced) keeps growing the buffer.
+    if (need <= pending && pending * 2 > size) size *= 2;
+    if (size === this.buf.length) {
+      this.buf.copyWithin(0, this.start, this.end);
+    } else {
+      const next = new Uint8Array(size);
+      next.set(this.buf.subarray(this.start, this.end));
+      this.buf = next;
+    }
+    this.start = 0;
+    this.end = pending;
+  }
+}

@@ -1,0 +1,43 @@
+/** A client request in flight, and the slots through which server replies come back to it. */
+import type { Fragment, RequestInfo } from "../protocol/types.ts";
+
+/** How a server connection hands a reply (or a failure) back to the client that waits for it. */
+export interface ReplyTarget {
+  /**
+   * `bytes` is a view into the server connection's read buffer, valid only during the call; null,
+   * with a `reason`, when the request failed without a reply.
+   */
+  deliver(req: ClientRequest, fragment: number, bytes: Uint8Array | null, reason: string): void;
+}
+
+/**
+ * One request of a client, in the client's reply queue. Unsplit requests get their reply straight
+ * into `reply`; split ones collect one reply per fragment and are merged when the last arrives.
+ */
+export class ClientRequest {
+  /** The reply to write to the client, once known. */
+  reply: Uint8Array | null = null;
+  /** Close the client after this reply is written (quit, unrecoverable errors). */
+  closeAfter = false;
+  /** Fragments of a split request, and their replies as they arrive. */
+  fragments: Fragment[] | null = null;
+  fragmentReplies: (Uint8Array | null)[] | null = null;
+  /** Fragments still waiting for a reply. */
+  waiting = 0;
+  /** Why the first failed fragment failed (a split request then answers with that error). */
+  failure: string | null = null;
+
+  constructor(readonly sink: ReplyTarget, readonly info: RequestInfo | null) {}
+}
+
+/** What a server connection keeps for each request it must match a reply to, in send order. */
+export class ServerRequest {
+  constructor(
+    /** The client request, or null for the proxy's own handshake requests (reply swallowed). */
+    readonly owner: ClientRequest | null,
+    /** Fragment index for split requests, -1 for a whole request. */
+    readonly fragment: number,
+    /** When the request times out (ms, performance.now() clock), or Infinity. */
+    readonly deadline: number,
+  ) {}
+}

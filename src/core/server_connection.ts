@@ -1,0 +1,189 @@
+/**
+ * One connection to a backend server, shared by every client of the pool: requests are written in
+ * the order they come, replies are matched to them first-in first-out, and a request that times out
+ * fails the whole connection, as nutcracker does.
+ */
+import type { ServerConfig } from "../config/types.ts";
+import type { Protocol, ReplyParser } from "../protocol/types.ts";
+import { connectionCounts, type ServerStats } from "../stats/counters.ts";
+import { connectServer } from "./connect.ts";
+import { EOF_REASON, INVALID_REASON, socketErrorReason, TIMEOUT_REASON } from "./errors.ts";
+import { Queue } from "./queue.ts";
+import { ReadBuffer } from "./read_buffer.ts";
+import { type ClientRequest, ServerRequest } from "./request.ts";
+import { WriteBuffer } from "./write_buffer.ts";
+
+/** The pool's view of one backend server, which its connections report to. */
+export interface ServerOwner {
+  readonly config: ServerConfig;
+  readonly stats: ServerStats;
+  /** A reply arrived: the server is healthy again. */
+  replied(): void;
+  /** The connection is gone; `failed` when it closed for an error (counts towards ejection). */
+  connectionClosed(conn: ServerConnection, failed: boolean): void;
+}
+
+/** Tunables shared by all server connections of a pool. */
+export interface ServerConnectionOptions {
+  protocol: Protocol;
+  /** Request timeout in ms; 0 for none. */
+  timeout: number;
+  mbufSize: number;
+}
+
+const INITIAL_READ = 4096;
+
+export class ServerConnection {
+  #conn: Deno.Conn | null = null;
+  readonly #out: WriteBuffer;
+  readonly #read: ReadBuffer;
+  readonly #parser: ReplyParser;
+  /** Requests sent or queued to send that expect a reply, oldest first. */
+  readonly #waiting = new Queue<ServerRequest>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(private readonly owner: ServerOwner, private readonly opts: ServerConnectionOptions) {
+    this.#out = new WriteBuffer(opts.mbufSize);
+    this.#out.onError = (err) => this.fail(socketErrorReason(err), "err");
+    this.#read = new ReadBuffer(INITIAL_READ, opts.mbufSize);
+    this.#parser = opts.protocol.newReplyParser();
+    connectionCounts.total++;
+    for (const bytes of opts.protocol.handshake()) {
+      this.#out.append(bytes);
+      this.#waiting.push(new ServerRequest(null, -1, Infinity));
+    }
+    this.#run();
+  }
+
+  /** Requests waiting for a reply on this connection (for least-loaded choices and stats). */
+  get pending(): number {
+    return this.#waiting.length;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Queues a request (or a fragment) for the server. `req` null means no reply is expected
+   * (memcache noreply): the bytes are written and nothing waits.
+   */
+  send(bytes: Uint8Array, req: ClientRequest | null, fragment: number): void {
+    const stats = this.owner.stats;
+    stats.requests++;
+    stats.request_bytes += bytes.length;
+    this.#out.append(bytes);
+    if (req === null) return;
+    const timed = this.opts.timeout > 0;
+    this.#waiting.push(
+      new ServerRequest(req, fragment, timed ? Date.now() + this.opts.timeout : Infinity),
+    );
+    if (timed && this.#timer === undefined) this.#armTimer();
+  }
+
+  /** Closes the connection: every request still waiting gets `reason`. */
+  fail(reason: string, kind: "eof" | "err" | "timeout"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#out.close();
+    const stats = this.owner.stats;
+    if (this.#conn !== null) {
+      try {
+        this.#conn.close();
+      } catch { /* already closed by the peer */ }
+      stats.server_connections--;
+      connectionCounts.current--;
+    }
+    if (kind === "eof") stats.server_eof++;
+    else if (kind === "timeout") stats.server_timedout++;
+    else stats.server_err++;
+    this.owner.connectionClosed(this, true);
+    for (const sreq of this.#waiting.drain()) {
+      const owner = sreq.owner;
+      if (owner !== null) owner.sink.deliver(owner, sreq.fragment, null, reason);
+    }
+  }
+
+  async #run(): Promise<void> {
+    let conn: Deno.Conn;
+    try {
+      conn = await connectServer(this.owner.config);
+    } catch (err) {
+      this.fail(socketErrorReason(err), "err");
+      return;
+    }
+    if (this.#closed) { // timed out while connecting
+      conn.close();
+      return;
+    }
+    this.#conn = conn;
+    this.owner.stats.server_connections++;
+    connectionCounts.current++;
+    this.#out.attach(conn);
+    const rb = this.#read;
+    try {
+      for (;;) {
+        const n = await rb.readFrom(conn, this.#parser.need);
+        if (this.#closed) return;
+        if (n === null) {
+          this.fail(EOF_REASON, "eof");
+          return;
+        }
+        if (!this.#takeReplies()) return;
+      }
+    } catch (err) {
+      this.fail(socketErrorReason(err), "err");
+    }
+  }
+
+  /** Matches every complete reply in the read buffer to its request; false once the connection failed. */
+  #takeReplies(): boolean {
+    const rb = this.#read;
+    const buf = rb.buf;
+    const end = rb.end;
+    let start = rb.start;
+    const parser = this.#parser;
+    const stats = this.owner.stats;
+    while (start < end) {
+      const len = parser.parse(buf, start, end);
+      if (len === 0) break;
+      const sreq = len > 0 && !parser.failure ? this.#waiting.shift() : undefined;
+      if (sreq === undefined) { // garbage, a stray reply, or -LOADING/-BUSY/-OOM
+        this.fail(INVALID_REASON, "err");
+        return false;
+      }
+      this.owner.replied();
+      const owner = sreq.owner;
+      if (owner !== null) {
+        stats.responses++;
+        stats.response_bytes += len;
+        owner.sink.deliver(owner, sreq.fragment, buf.subarray(start, start + len), "");
+      }
+      start += len;
+    }
+    rb.consumed(start);
+    return true;
+  }
+
+  #armTimer(): void {
+    // Deadlines grow with the queue (one timeout per pool), so the oldest timed request expires first.
+    for (let i = 0; i < this.#waiting.length; i++) {
+      const deadline = this.#waiting.at(i)!.deadline;
+      if (deadline === Infinity) continue;
+      const wait = deadline - Date.now();
+      if (wait <= 0) {
+        this.#timer = undefined;
+        this.fail(TIMEOUT_REASON, "timeout");
+        return;
+      }
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        if (!this.#closed) this.#armTimer();
+      }, wait);
+      return;
+    }
+    this.#timer = undefined;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Coalesces many small writes into one socket write: bytes appended while the event loop works
+ * through a read go out together in one write, started from a single microtask. Two buffers
+ * alternate, so appending never touches bytes the runtime may still be sending.
+ */
+export class WriteBuffer {
+  #conn: Deno.Conn | null = null;
+  #fill: Uint8Array = EMPTY;
+  #spare: Uint8Array = EMPTY;
+  #len = 0;
+  #writing = false;
+  #scheduled = false;
+  #closed = false;
+  /** Called once when a write fails; the owner tears the connection down. */
+  onError: (err: unknown) => void = () => {};
+  /** Called when everything appended has been written. */
+  onDrain: () => void = () => {};
+
+  constructor(private readonly baseSize: number) {}
+
+  /** Starts sending to `conn`; bytes appended before this wait for it. */
+  attach(conn: Deno.Conn): void {
+    this.#conn = conn;
+    this.#schedule();
+  }
+
+  /** Whether bytes are waiting or being written. */
+  get busy(): boolean {
+    return this.#writing || this.#len > 0;
+  }
+
+  /** Appends bytes (copied) to the next write. */
+  append(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    const need = this.#len + bytes.length;
+    if (need > this.#fill.length) this.#grow(need);
+    this.#fill.set(bytes, this.#len);
+    this.#len = need;
+    this.#schedule();
+  }
+
+  /** Stops writing; pending bytes are dropped. */
+  close(): void {
+    this.#closed = true;
+    this.#len = 0;
+  }
+
+  /** Writes now what is pending, unless a write is already running (which picks it up). */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#writing || this.#len === 0 || this.#closed || this.#conn === null) return;
+    this.#writing = true;
+    this.#drain(this.#conn);
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#writing) return;
+    this.#scheduled = true;
+    if (pending.push(this) === 1) queueMicrotask(flushPending);
+  }
+
+  #grow(need: number): void {
+    let size = Math.max(this.baseSize, this.#fill.length * 2);
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#fill.subarray(0, this.#len));
+    this.#fill = next;
+  }
+
+  async #drain(conn: Deno.Conn): Promise<void> {
+    try {
+      while (this.#len > 0 && !this.#closed) {
+        const out = this.#fill;
+        const len = this.#len;
+        this.#fill = this.#spare;
+        this.#spare = EMPTY;
+        this.#len = 0;
+        let off = 0;
+        while (off < len) off += await conn.write(out.subarray(off, len));
+        // Keep the buffer for the next swap only while it is of ordinary size.
+        this.#spare = out.length <= this.baseSize * 4 ? out : EMPTY;
+      }
+    } catch (err) {
+      this.#writing = false;
+      if (!this.#closed) {
+        this.close();
+        this.onError(err);
+      }
+      return;
+    }
+    this.#writing = false;
+    if (!this.#closed) this.onDrain();
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const pending: WriteBuffer[] = [];
+
+function flushPending(): void {
+  for (let i = 0; i < pending.length; i++) pending[i].flush();
+  pending.length = 0;
+}

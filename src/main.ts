@@ -1,0 +1,131 @@
+/**
+ * tsproxy's entry point, with nutcracker's command line: flags -> log -> pid file -> config ->
+ * stats port -> pools.
+ */
+import { type CliOptions, parseCli, testConfigMessage } from "./cli.ts";
+import { ConfigError, loadConfig } from "./config/load.ts";
+import type { Config } from "./config/types.ts";
+import { startProxy } from "./core/proxy.ts";
+import { Level, log, logAlways, logSignal, reopenLog, setupLog, shiftLogLevel } from "./log.ts";
+import { serveStats } from "./stats/stats_server.ts";
+
+const encoder = new TextEncoder();
+
+function stderr(text: string): void {
+  Deno.stderr.writeSync(encoder.encode(text));
+}
+
+/** Runs the proxy until a signal stops it; returns an exit code on failure to start. */
+export async function main(args: string[]): Promise<number> {
+  const cli = parseCli(args);
+  if (cli.kind === "exit") {
+    stderr(cli.stderr);
+    return cli.code;
+  }
+  const opts = cli.options;
+  if (opts.testConf) return await testConf(opts.confFile);
+  if (opts.daemonize) return daemonize(args);
+  try {
+    setupLog(opts.verbosity, opts.output);
+  } catch (err) {
+    stderr(`nutcracker: opening log file '${opts.output}' failed: ${errorText(err)}\n`);
+    return 1;
+  }
+  installSignals();
+  if (opts.pidFile !== null) Deno.writeTextFileSync(opts.pidFile, String(Deno.pid), { mode: 0o644 });
+  logAlways("main", `nutcracker-0.5.0 (tsproxy) started on pid ${Deno.pid}`);
+  const code = await start(opts);
+  if (code !== 0) {
+    logAlways("main", "done, rabbit done");
+    removePidFile(opts);
+  }
+  return code;
+}
+
+async function start(opts: CliOptions): Promise<number> {
+  let config: Config;
+  try {
+    config = await loadConfig(opts.confFile);
+  } catch (err) {
+    log(Level.ERR, "conf", err instanceof ConfigError ? err.message : errorText(err));
+    stderr(`nutcracker: configuration file '${opts.confFile}' syntax is invalid\n`);
+    return 1;
+  }
+  let stats: Deno.Listener | null = null;
+  try {
+    const proxy = startProxy(config, opts.mbufSize);
+    stats = serveStats(opts.statsAddr, opts.statsPort, proxy.pools);
+  } catch (err) {
+    stats?.close();
+    log(Level.ERR, "main", errorText(err));
+    return 1;
+  }
+  return 0;
+}
+
+async function testConf(file: string): Promise<number> {
+  let error: ConfigError | null = null;
+  try {
+    await loadConfig(file);
+  } catch (err) {
+    error = err instanceof ConfigError ? err : new ConfigError(errorText(err));
+  }
+  stderr(testConfigMessage(file, error));
+  return error === null ? 0 : 1;
+}
+
+/** -d: runs the same command line without -d as a detached process, as a daemon would. */
+function daemonize(args: string[]): number {
+  const rest = args.filter((a) => a !== "-d" && a !== "--daemonize");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(import.meta.url).pathname, ...rest],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.unref();
+  return 0;
+}
+
+function installSignals(): void {
+  const add = (sig: Deno.Signal, fn: () => void) => {
+    try {
+      Deno.addSignalListener(sig, fn);
+    } catch { /* not available on this platform */ }
+  };
+  const line = logSignal;
+  add("SIGTTIN", () => {
+    line("signal 21 (SIGTTIN) received, up logging level");
+    line(`up log level to ${shiftLogLevel(1)}`);
+  });
+  add("SIGTTOU", () => {
+    line("signal 22 (SIGTTOU) received, down logging level");
+    line(`down log level to ${shiftLogLevel(-1)}`);
+  });
+  add("SIGHUP", () => {
+    line("signal 1 (SIGHUP) received, reopening log file");
+    reopenLog();
+  });
+  add("SIGUSR1", () => line("signal 10 (SIGUSR1) received"));
+  add("SIGUSR2", () => line("signal 12 (SIGUSR2) received"));
+  add("SIGINT", () => {
+    line("signal 2 (SIGINT) received, exiting");
+    Deno.exit(1);
+  });
+}
+
+function removePidFile(opts: CliOptions): void {
+  if (opts.pidFile === null) return;
+  try {
+    Deno.removeSync(opts.pidFile);
+  } catch { /* already gone */ }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args);
+  if (code !== 0) Deno.exit(code);
+}
