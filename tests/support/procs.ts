@@ -179,3 +179,70 @@ export async function startNutcracker(
     },
   };
 }
+
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+
+/** tsproxy (src/main.ts) as a child process with a config written to a temp file; waits for the given ports. */
+export async function startTsproxy(
+  yaml: string,
+  ports: number[],
+  extraArgs: string[] = [],
+): Promise<Proc & { conf: string; statsPort: number }> {
+  const dir = Deno.makeTempDirSync({ prefix: "tsproxy-test-" });
+  const conf = `${dir}/tsproxy.yml`;
+  Deno.writeTextFileSync(conf, yaml);
+  const statsPort = freePort();
+  const p = spawn(Deno.execPath(), [
+    "run",
+    "-A",
+    MAIN,
+    "-c",
+    conf,
+    "-s",
+    String(statsPort),
+    "-a",
+    "127.0.0.1",
+    ...extraArgs,
+  ]);
+  try {
+    for (const port of ports) await waitForPort(port, 15000);
+  } catch (e) {
+    await p.stop();
+    throw new Error(`${e}\n${p.stderr()}`);
+  }
+  return {
+    ...p,
+    conf,
+    statsPort,
+    async stop() {
+      await p.stop();
+      Deno.removeSync(dir, { recursive: true });
+    },
+  };
+}
+
+/** Reads the stats port's JSON document. */
+export async function readStats(port: number): Promise<Record<string, unknown>> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    chunks.push(buf.slice(0, n));
+  }
+  conn.close();
+  const text = new TextDecoder().decode(concat(chunks));
+  return JSON.parse(text);
+}
+
+/** The bytes of several chunks, joined. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
