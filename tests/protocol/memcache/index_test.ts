@@ -1,0 +1,55 @@
+import assert from "assert";
+import { memcache } from "../../../src/protocol/memcache/index.ts";
+import { Action } from "../../../src/protocol/types.ts";
+import { bin, str } from "./latin1.ts";
+
+const protocol = memcache({ mbufSize: 16384, redisAuth: null, redisDb: 0 });
+
+/** Frames `text` with a fresh request parser of the protocol. */
+function frame(text: string) {
+  const msg = bin(text);
+  const req = protocol.newRequestParser().parse(msg, 0, msg.length);
+  assert.ok(req);
+  return { req, msg };
+}
+
+Deno.test("the protocol is named memcache and needs no handshake, session or interception", () => {
+  assert.equal(protocol.name, "memcache");
+  assert.deepEqual(protocol.handshake(), []);
+  assert.deepEqual(protocol.newSession(), { authenticated: true });
+  const { req, msg } = frame("version\r\n");
+  assert.equal(protocol.intercept(req, msg, protocol.newSession()), null);
+});
+
+Deno.test("error replies: SERVER_ERROR for failed requests, CLIENT_ERROR for refused ones", () => {
+  assert.equal(str(protocol.errorReply("Connection refused")), "SERVER_ERROR Connection refused\r\n");
+  assert.equal(str(protocol.clientErrorReply("key too long")), "CLIENT_ERROR key too long\r\n");
+});
+
+Deno.test("each connection gets its own parsers; memcache replies never signal a server failure", () => {
+  assert.notEqual(protocol.newRequestParser(), protocol.newRequestParser());
+  const replies = protocol.newReplyParser();
+  assert.notEqual(replies, protocol.newReplyParser());
+  assert.equal(replies.parse(bin("SERVER_ERROR out of memory\r\n"), 0, 28), 28);
+  assert.equal(replies.failure, false);
+});
+
+Deno.test("a split get merges in key order; a bad fragment reply becomes SERVER_ERROR Invalid argument", () => {
+  const { req, msg } = frame("get a b\r\n");
+  assert.equal(req.action, Action.Split);
+  const fragments = protocol.split(req, msg, [1, 0]);
+  assert.deepEqual(fragments.map((f) => str(f.bytes)), ["get b \r\n", "get a \r\n"]);
+  const good = protocol.merge(req, fragments, [
+    bin("VALUE b 0 1\r\nB\r\nEND\r\n"),
+    bin("VALUE a 0 1\r\nA\r\nEND\r\n"),
+  ]);
+  assert.equal(str(good), "VALUE a 0 1\r\nA\r\nVALUE b 0 1\r\nB\r\nEND\r\n");
+  const bad = protocol.merge(req, fragments, [bin("END\r\n"), bin("SERVER_ERROR out of memory\r\n")]);
+  assert.equal(str(bad), "SERVER_ERROR Invalid argument\r\n");
+});
+
+Deno.test("a get/gets whose fragment got no reply closes the client; nothing else is split", () => {
+  assert.equal(protocol.closesOnFragmentFailure(frame("get a b\r\n").req), true);
+  assert.equal(protocol.closesOnFragmentFailure(frame("gets a b\r\n").req), true);
+  assert.equal(protocol.closesOnFragmentFailure(frame("delete a\r\n").req), false);
+});

@@ -1,0 +1,385 @@
+import assert from "assert";
+import { Action, ProtocolError } from "../../../src/protocol/types.ts";
+import { Cmd } from "../../../src/protocol/memcache/commands.ts";
+import { MemcacheRequestParser } from "../../../src/protocol/memcache/request_parser.ts";
+import { chunkings, feed, type Frame } from "../split_feed.ts";
+import { concat, freePort, needs, startMemcached, startNutcracker } from "../../support/procs.ts";
+import { bin, str } from "./latin1.ts";
+
+/** A framed request as tests compare it, keys decoded. */
+interface Framed {
+  length: number;
+  action: number;
+  cmd: number;
+  keys: string[];
+  noreply: boolean;
+}
+
+/**
+ * Adapts a parser for `feed`, checking the `need` contract on the way: after a null, need is 0 or
+ * more than the bytes offered, and a need once given is the request's final length.
+ */
+function framer(parser = new MemcacheRequestParser()): Frame<Framed> {
+  let promised = 0;
+  return (buf, start, end) => {
+    const info = parser.parse(buf, start, end);
+    if (info === null) {
+      if (parser.need > 0) {
+        assert.ok(parser.need > end - start, `need ${parser.need} with ${end - start} bytes offered`);
+        promised = parser.need;
+      }
+      return null;
+    }
+    if (promised > 0) assert.equal(info.length, promised);
+    promised = 0;
+    assert.equal(parser.need, 0);
+    const keys: string[] = [];
+    for (let i = 0; i < info.keys.length; i += 2) {
+      keys.push(str(buf, start + info.keys[i], start + info.keys[i + 1]));
+    }
+    const framed = { length: info.length, action: info.action, cmd: info.cmd, keys, noreply: info.noreply };
+    return { length: info.length, value: framed };
+  };
+}
+
+/** The request expected from `text` read whole. */
+function req(
+  text: string,
+  cmd: number,
+  keys: string[],
+  opts: { noreply?: boolean; action?: number } = {},
+): Framed {
+  const action = opts.action ??
+    (cmd === Cmd.Quit ? Action.Quit : keys.length > 1 ? Action.Split : Action.Forward);
+  return { length: text.length, action, cmd, keys, noreply: opts.noreply ?? false };
+}
+
+/** Frames a stream read whole; every byte must be framed. */
+function frameAll(stream: Uint8Array): Framed[] {
+  const { values, rest } = feed(stream, [stream.length], framer());
+  assert.equal(rest, 0);
+  return values;
+}
+
+/** Asserts that every chunking of the stream (whole, two reads at every offset, byte per read) frames `expected`. */
+function assertEveryChunking(stream: Uint8Array, expected: Framed[], copy = true): void {
+  for (const cuts of chunkings(stream.length)) {
+    const { values, rest } = feed(stream, cuts, framer(), copy);
+    if (rest !== 0) assert.fail(`reads ending at ${cuts.slice(0, 3)}...: ${rest} bytes left unframed`);
+    assert.deepEqual(values, expected, `reads ending at ${cuts.slice(0, 3)}...`);
+  }
+}
+
+/** The reason the parser gives for refusing `text` read whole (fails if it is accepted). */
+function refusal(text: string | Uint8Array): string {
+  const stream = typeof text === "string" ? bin(text) : text;
+  try {
+    feed(stream, [stream.length], framer());
+  } catch (e) {
+    if (e instanceof ProtocolError) {
+      assert.equal(e.skip, -1, "a memcache refusal always closes the client");
+      return e.message;
+    }
+    throw e;
+  }
+  return assert.fail(`accepted: ${JSON.stringify(str(stream).slice(0, 80))}`);
+}
+
+const K250 = "k".repeat(250);
+const K251 = "k".repeat(251);
+
+/** Every command and form nutcracker accepts, with what it frames to. */
+const ACCEPTED: [string, number, string[], { noreply?: boolean; action?: number }?][] = [
+  ["get a\r\n", Cmd.Get, ["a"]],
+  ["gets a\r\n", Cmd.Gets, ["a"]],
+  ["get a b\r\n", Cmd.Get, ["a", "b"]],
+  ["gets a b c\r\n", Cmd.Gets, ["a", "b", "c"]],
+  ["get a b a\r\n", Cmd.Get, ["a", "b", "a"]],
+  ["get  a   b  \r\n", Cmd.Get, ["a", "b"]],
+  ["   get a\r\n", Cmd.Get, ["a"]],
+  ["get a b noreply\r\n", Cmd.Get, ["a", "b", "noreply"]],
+  ["get a\n\r\n", Cmd.Get, ["a\n"]],
+  ["get \x00\x01\x7f\xff\t\n\r\n", Cmd.Get, ["\x00\x01\x7f\xff\t\n"]],
+  [`get ${K250}\r\n`, Cmd.Get, [K250]],
+  ["set k 0 0 5\r\nhello\r\n", Cmd.Set, ["k"]],
+  ["add k 1 2 3\r\nabc\r\n", Cmd.Add, ["k"]],
+  ["replace k 0 0 1\r\nx\r\n", Cmd.Replace, ["k"]],
+  ["append k 0 0 1\r\nx\r\n", Cmd.Append, ["k"]],
+  ["prepend k 0 0 1\r\nx\r\n", Cmd.Prepend, ["k"]],
+  ["cas k 0 0 1 5\r\nx\r\n", Cmd.Cas, ["k"]],
+  ["cas k 0 0 1 5 noreply\r\nx\r\n", Cmd.Cas, ["k"], { noreply: true }],
+  ["set k 0 0 1 noreply\r\nx\r\n", Cmd.Set, ["k"], { noreply: true }],
+  ["set k  0  0  1   noreply  \r\nx\r\n", Cmd.Set, ["k"], { noreply: true }],
+  ["set k 0 0 1 \r\nx\r\n", Cmd.Set, ["k"]],
+  ["set k 4294967295 99999999999 01\r\nx\r\n", Cmd.Set, ["k"]],
+  ["set k 0 0 0\r\n\r\n", Cmd.Set, ["k"]],
+  ["set k 0 0 8\r\nEND\r\nx\r\n\r\n", Cmd.Set, ["k"]],
+  ["set a\nb 0 0 1\r\nx\r\n", Cmd.Set, ["a\nb"]],
+  [`set ${K250} 0 0 1\r\nx\r\n`, Cmd.Set, [K250]],
+  // nutcracker keeps the length in 32 bits: 2^32 + 1 frames a 1-byte value.
+  ["set k 0 0 4294967297\r\nx\r\n", Cmd.Set, ["k"]],
+  ["incr k 1\r\n", Cmd.Incr, ["k"]],
+  ["decr k 99 noreply\r\n", Cmd.Decr, ["k"], { noreply: true }],
+  ["incr k -1\r\n", Cmd.Incr, ["k"]],
+  ["incr k -\r\n", Cmd.Incr, ["k"]],
+  ["incr k 18446744073709551616 \r\n", Cmd.Incr, ["k"]],
+  ["touch k 10\r\n", Cmd.Touch, ["k"]],
+  ["touch k -5\r\n", Cmd.Touch, ["k"]],
+  ["touch k 1 noreply\r\n", Cmd.Touch, ["k"], { noreply: true }],
+  ["delete k\r\n", Cmd.Delete, ["k"]],
+  ["delete k \r\n", Cmd.Delete, ["k"]],
+  ["delete k noreply\r\n", Cmd.Delete, ["k"], { noreply: true }],
+  ["delete k noreply  \r\n", Cmd.Delete, ["k"], { noreply: true }],
+  ["version\r\n", Cmd.Version, []],
+  ["version   \r\n", Cmd.Version, []],
+  ["quit\r\n", Cmd.Quit, []],
+  ["  quit  \r\n", Cmd.Quit, []],
+];
+
+Deno.test("every command and form frames with its length, keys, action and noreply", () => {
+  for (const [text, cmd, keys, opts] of ACCEPTED) {
+    assert.deepEqual(frameAll(bin(text)), [req(text, cmd, keys, opts)], JSON.stringify(text));
+  }
+});
+
+Deno.test("get/gets split from two keys on; version routes by placeholder (no keys); quit is Quit", () => {
+  assert.equal(frameAll(bin("get a\r\n"))[0].action, Action.Forward);
+  assert.equal(frameAll(bin("get a a\r\n"))[0].action, Action.Split);
+  assert.equal(frameAll(bin("gets a b\r\n"))[0].action, Action.Split);
+  assert.deepEqual(frameAll(bin("version\r\n"))[0].keys, []);
+  assert.equal(frameAll(bin("quit\r\n"))[0].action, Action.Quit);
+});
+
+Deno.test("key ranges are relative to the request start", () => {
+  const parser = new MemcacheRequestParser();
+  const buf = bin("xxxxx  get ab  cd\r\n");
+  const info = parser.parse(buf, 5, buf.length);
+  assert.ok(info);
+  assert.deepEqual(info.keys, [6, 8, 10, 12]);
+  assert.equal(info.length, buf.length - 5);
+});
+
+Deno.test("every message frames the same whole, split into two reads at every offset, or a byte per read", () => {
+  for (const [text, cmd, keys, opts] of ACCEPTED) {
+    assertEveryChunking(bin(text), [req(text, cmd, keys, opts)]);
+  }
+});
+
+Deno.test("a pipeline of every form in one buffer frames message by message under every chunking", () => {
+  const texts = ACCEPTED.map(([text]) => text);
+  const expected = ACCEPTED.map(([text, cmd, keys, opts]) => req(text, cmd, keys, opts));
+  assertEveryChunking(bin(texts.join("")), expected);
+});
+
+Deno.test("a 1 MB+ value with \\r\\n inside frames under every chunking, its length known from the header", () => {
+  const size = (1 << 20) + 3;
+  const data = new Uint8Array(size).fill(0x61);
+  for (let i = 0; i < size; i += 1000) data.set([13, 10], i);
+  const header = `set big 0 0 ${size} noreply\r\n`;
+  const stream = concat([bin(header), data, bin("\r\n")]);
+  const expected = [{
+    length: stream.length,
+    action: Action.Forward,
+    cmd: Cmd.Set,
+    keys: ["big"],
+    noreply: true,
+  }];
+  assertEveryChunking(stream, expected, false);
+
+  const parser = new MemcacheRequestParser();
+  assert.equal(parser.parse(stream, 0, header.length + 10), null);
+  assert.equal(parser.need, stream.length);
+});
+
+Deno.test("need stays 0 while a header line is incomplete", () => {
+  const parser = new MemcacheRequestParser();
+  const stream = bin("set k 0 0 10");
+  assert.equal(parser.parse(stream, 0, stream.length), null);
+  assert.equal(parser.need, 0);
+});
+
+Deno.test("a get with many 250-byte keys may exceed the header limit", () => {
+  const keys = Array.from({ length: 100 }, (_, i) => `${i}`.padEnd(250, "k"));
+  const text = `get ${keys.join(" ")}\r\n`;
+  assert.deepEqual(frameAll(bin(text)), [req(text, Cmd.Get, keys)]);
+  const spaced = `get ${" ".repeat(5000)}a\r\n`;
+  assert.deepEqual(frameAll(bin(spaced)), [req(spaced, Cmd.Get, ["a"])]);
+});
+
+/** Refused requests and the reason given; nutcracker closes the client on each. */
+const REFUSED: [string, string][] = [
+  ["GET foo\r\n", "unknown command 'GET'"],
+  ["Get foo\r\n", "unknown command 'Get'"],
+  ["gEt foo\r\n", "unknown command 'gEt'"],
+  ["stats\r\n", "unknown command 'stats'"],
+  ["flush_all\r\n", "unknown command 'flush_all'"],
+  ["verbosity 1\r\n", "unknown command 'verbosity'"],
+  ["gat 0 a\r\n", "unknown command 'gat'"],
+  ["gats 0 a\r\n", "unknown command 'gats'"],
+  ["cache_memlimit 100\r\n", "unknown command 'cache_memlimit'"],
+  ["shutdown\r\n", "unknown command 'shutdown'"],
+  ["mg a v\r\n", "unknown command 'mg'"],
+  ["ms a 1\r\n", "unknown command 'ms'"],
+  ["getx a\r\n", "unknown command 'getx'"],
+  ["get_ a\r\n", "unknown command 'get_'"],
+  ["set\ta 0 0 1\r\nx\r\n", "unknown command 'set\\x09a'"],
+  ["\tget a\r\n", "unknown command '\\x09get'"],
+  ["\r\n", "missing command"],
+  ["   \r\n", "missing command"],
+  ["get\r\n", "missing key"],
+  ["get \r\n", "missing key"],
+  ["delete \r\n", "missing key"],
+  ["touch \r\n", "missing key"],
+  ["set  \r\n", "missing key"],
+  ["incr\r\n", "missing key"],
+  [`get ${K251}\r\n`, "key too long"],
+  [`get a ${K251}\r\n`, "key too long"],
+  [`set ${K251} 0 0 1\r\nx\r\n`, "key too long"],
+  ["get a\rb\r\n", "bad line terminator"],
+  ["quit\rx", "bad line terminator"],
+  ["set a 0 0 1\r\r\nx\r\n", "bad line terminator"],
+  ["set a\r\n", "missing flags"],
+  ["set a 0\r\n", "missing exptime"],
+  ["set a 0 0\r\n", "missing bytes"],
+  ["set a 0 0 \r\n", "missing bytes"],
+  ["cas a 0 0 1\r\nx\r\n", "missing cas unique"],
+  ["cas a 0 0 1 \r\nx\r\n", "missing cas unique"],
+  ["set a -1 0 1\r\nx\r\n", "invalid flags"],
+  ["set a 0x 0 1\r\nx\r\n", "invalid flags"],
+  ["set a 0 -1 1\r\nx\r\n", "invalid exptime"],
+  ["set a 0 0 -1\r\n", "invalid bytes"],
+  ["set a 0 0 1x\r\nx\r\n", "invalid bytes"],
+  ["cas a 0 0 1 -5\r\nx\r\n", "invalid cas unique"],
+  ["set a 0 0 1\r\nxy\r\n", "bad data chunk"],
+  ["set a 0 0 1\r\nx\n\r\n", "bad data chunk"],
+  ["set a 0 0 1\r\nx\rx", "bad data chunk"],
+  ["set a 0 0 1 2\r\nx\r\n", "too many arguments"],
+  ["set a 0 0 1 noreplyx\r\nx\r\n", "expected noreply"],
+  ["set a 0 0 1 nope\r\nx\r\n", "expected noreply"],
+  ["set a 0 0 1 noreply noreply\r\nx\r\n", "too many arguments"],
+  ["delete k 0\r\n", "too many arguments"],
+  ["delete k noreply x\r\n", "too many arguments"],
+  ["incr n abc\r\n", "invalid delta"],
+  ["incr n --1\r\n", "invalid delta"],
+  ["incr n 1-\r\n", "invalid delta"],
+  ["incr n\r\n", "missing delta"],
+  ["incr n 1 2\r\n", "too many arguments"],
+  ["incr n 1 noreply x\r\n", "too many arguments"],
+  ["touch k\r\n", "missing exptime"],
+  ["touch k x\r\n", "invalid exptime"],
+  ["touch k 1 2\r\n", "too many arguments"],
+  ["version x\r\n", "too many arguments"],
+  ["quit x\r\n", "too many arguments"],
+  ["set k 0 0 1073741825\r\n", "value too large"],
+  [`set k${" ".repeat(3000)}0 0 1\r\nx\r\n`, "line too long"],
+  [`delete k${" ".repeat(3000)}\r\n`, "line too long"],
+  [`${" ".repeat(3000)}get k\r\n`, "line too long"],
+];
+
+Deno.test("every rejection of the spec closes the client with a clear reason", () => {
+  for (const [text, reason] of REFUSED) {
+    assert.equal(refusal(text), reason, JSON.stringify(text.slice(0, 40)));
+  }
+});
+
+Deno.test("rejections hold under every chunking", () => {
+  for (const [text] of REFUSED) {
+    const stream = bin(text);
+    for (const cuts of chunkings(Math.min(stream.length, 300))) {
+      assert.throws(
+        () => feed(stream, [...cuts, stream.length], framer()),
+        ProtocolError,
+        JSON.stringify(text),
+      );
+    }
+  }
+});
+
+Deno.test("bad bytes are refused as soon as they arrive, without waiting for the line end", () => {
+  assert.equal(refusal("GET"), "unknown command 'GET'");
+  assert.equal(refusal(`get ${K251}`), "key too long");
+  assert.equal(refusal("set a 0 -"), "invalid exptime");
+  assert.equal(refusal("set a 0 0 1\r\nxy"), "bad data chunk");
+  assert.equal(refusal(`set k 0 0 1${" ".repeat(3000)}`), "line too long");
+});
+
+Deno.test("a refusal after good requests comes once those are framed", () => {
+  const parser = new MemcacheRequestParser();
+  const stream = bin("get a\r\nGET foo");
+  const first = parser.parse(stream, 0, stream.length);
+  assert.equal(first?.length, 7);
+  assert.throws(() => parser.parse(stream, 7, stream.length), /unknown command 'GET'/);
+});
+
+Deno.test("the parser never reads at or past end", () => {
+  // Every byte past `end` would complete or break the request if it were read.
+  for (const [text] of ACCEPTED) {
+    const whole = bin(text);
+    for (let end = 0; end < whole.length; end++) {
+      const parser = new MemcacheRequestParser();
+      const buf = new Uint8Array(whole.length + 2);
+      buf.set(whole.subarray(0, end));
+      buf.set(bin("\r\n"), end);
+      const trap = new Proxy(buf, {
+        get(target, prop) {
+          if (typeof prop === "string" && /^\d+$/.test(prop) && Number(prop) >= end) {
+            throw new Error(`read at ${prop} with end ${end}`);
+          }
+          const v = Reflect.get(target, prop, target);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      });
+      assert.equal(parser.parse(trap, 0, end), null, JSON.stringify(text));
+    }
+  }
+});
+
+Deno.test(
+  "accepted and refused requests match nutcracker 0.5.0 (refused = closed without a reply)",
+  needs("nutcracker", "memcached"),
+  async () => {
+    const mc = await startMemcached();
+    const port = freePort();
+    const nc = await startNutcracker(
+      `pool:\n  listen: 127.0.0.1:${port}\n  servers:\n   - 127.0.0.1:${mc.port}:1\n`,
+      [port],
+    );
+    try {
+      /** Whether nutcracker closes the client without replying within a moment. */
+      const closes = async (stream: Uint8Array): Promise<boolean> => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        try {
+          await conn.write(stream);
+          const buf = new Uint8Array(4096);
+          const timeout = new Promise<"open">((r) => setTimeout(() => r("open"), 400));
+          const got = await Promise.race([conn.read(buf).catch(() => "error"), timeout]);
+          return got === null;
+        } finally {
+          conn.close();
+        }
+      };
+      const ours = (text: string): boolean => {
+        try {
+          feed(bin(text), [text.length], framer());
+          return false;
+        } catch (e) {
+          if (e instanceof ProtocolError) return true;
+          throw e;
+        }
+      };
+      const cases = [
+        ...ACCEPTED.filter(([, cmd]) => cmd !== Cmd.Quit).map(([text]) => text),
+        ...REFUSED.filter(([, reason]) => reason !== "line too long" && reason !== "value too large").map((
+          [t],
+        ) => t),
+        "get a\n",
+        "version\n",
+      ];
+      const verdicts = await Promise.all(cases.map((text) => closes(bin(text))));
+      cases.forEach((text, i) => assert.equal(ours(text), verdicts[i], JSON.stringify(text.slice(0, 60))));
+    } finally {
+      await nc.stop();
+      await mc.stop();
+    }
+  },
+);
