@@ -1,0 +1,214 @@
+/**
+ * Incremental framing of redis requests (RESP arrays of bulk strings) with nutcracker 0.5.0's
+ * command checks: supported names, arity, key length.
+ */
+import { Action, ProtocolError, type RequestInfo, type RequestParser } from "../types.ts";
+import { CMD, COMMANDS, lookupCommand, Shape } from "./commands.ts";
+
+const CR = 13;
+const LF = 10;
+const STAR = 42;
+const DOLLAR = 36;
+/** More digits than this in a length is treated as garbage rather than waited for. */
+const MAX_DIGITS = 10;
+/** Bytes of an unsupported name quoted back to the client. */
+const MAX_QUOTED_NAME = 128;
+
+// Parser phases; a phase resumes at `pos` (relative to the request start) on the next call.
+const HEADER = 0;
+const BULK_HEADER = 1;
+const BULK_DATA = 2;
+
+/** Whether argument `index` of a command of this shape is a routing key. */
+function isKeyPosition(shape: Shape, index: number): boolean {
+  switch (shape) {
+    case Shape.FirstKey:
+      return index === 1;
+    case Shape.AllKeys:
+      return index >= 1;
+    case Shape.Pairs:
+      return (index & 1) === 1;
+    case Shape.Script:
+      return index === 3;
+    default:
+      return false;
+  }
+}
+
+/** Whether buf[start, end) is a decimal number above zero (EVAL's numkeys). */
+function isPositiveDecimal(buf: Uint8Array, start: number, end: number): boolean {
+  let positive = false;
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
+    if (c < 48 || c > 57) return false;
+    if (c !== 48) positive = true;
+  }
+  return positive;
+}
+
+/** A name as the client sent it, made safe to quote inside a one-line error reply. */
+function quotedName(buf: Uint8Array, start: number, end: number): string {
+  const text = new TextDecoder().decode(buf.subarray(start, Math.min(end, start + MAX_QUOTED_NAME)));
+  return text.replace(/\p{Cc}/gu, " ");
+}
+
+/** Frames one client's redis requests; keeps its place across calls so no byte is scanned twice. */
+export class RedisRequestParser implements RequestParser {
+  need = 0;
+  /** Keys must be shorter than this (nutcracker's mbuf payload size). */
+  readonly #keyLimit: number;
+  #phase = HEADER;
+  #pos = 0;
+  #nargs = 0;
+  #arg = 0;
+  #cmd = -1;
+  #shape: Shape = Shape.NoKey;
+  #nameStart = 0;
+  #nameEnd = 0;
+  #numkeysStart = 0;
+  #numkeysEnd = 0;
+  #dataStart = 0;
+  #dataEnd = 0;
+  #keys: number[] = [];
+  // Result of #readLength, kept in fields to avoid allocating per line.
+  #num = 0;
+  #next = 0;
+
+  constructor(mbufSize: number) {
+    this.#keyLimit = mbufSize - 48;
+  }
+
+  parse(buf: Uint8Array, start: number, end: number): RequestInfo | null {
+    const avail = end - start;
+    this.need = 0;
+    for (;;) {
+      switch (this.#phase) {
+        case HEADER: {
+          if (avail === 0) return null;
+          if (buf[start] !== STAR) this.#fail("Protocol error: expected '*'");
+          if (!this.#readLength(buf, start, end, "multibulk")) return null;
+          if (this.#num === 0) this.#fail("Protocol error: invalid multibulk length");
+          this.#nargs = this.#num;
+          this.#pos = this.#next - start;
+          this.#phase = BULK_HEADER;
+          break;
+        }
+        case BULK_HEADER: {
+          const at = start + this.#pos;
+          if (at >= end) return null;
+          if (buf[at] !== DOLLAR) this.#fail("Protocol error: expected '$'");
+          if (!this.#readLength(buf, at, end, "bulk")) return null;
+          this.#dataStart = this.#next - start;
+          this.#dataEnd = this.#dataStart + this.#num;
+          // Checked as soon as the length is known, as nutcracker does, so a huge key is never buffered.
+          if (isKeyPosition(this.#shape, this.#arg) && this.#num >= this.#keyLimit) {
+            this.#fail(`key too long: ${this.#num} bytes (limit ${this.#keyLimit - 1})`);
+          }
+          this.#phase = BULK_DATA;
+          break;
+        }
+        default: {
+          const dataEnd = this.#dataEnd;
+          if (dataEnd + 2 > avail) {
+            this.need = dataEnd + 2;
+            return null;
+          }
+          if (buf[start + dataEnd] !== CR || buf[start + dataEnd + 1] !== LF) {
+            this.#fail("Protocol error: expected CRLF after bulk data");
+          }
+          this.#takeArg(buf, start);
+          this.#pos = dataEnd + 2;
+          if (++this.#arg === this.#nargs) return this.#finish(buf, start);
+          this.#phase = BULK_HEADER;
+        }
+      }
+    }
+  }
+
+  /** Records what argument #arg means once its bytes are complete. */
+  #takeArg(buf: Uint8Array, start: number): void {
+    const s = this.#dataStart;
+    const e = this.#dataEnd;
+    if (this.#arg === 0) {
+      this.#nameStart = s;
+      this.#nameEnd = e;
+      this.#cmd = lookupCommand(buf, start + s, start + e);
+      if (this.#cmd >= 0) this.#shape = COMMANDS[this.#cmd].shape;
+    } else if (isKeyPosition(this.#shape, this.#arg)) {
+      this.#keys.push(s, e);
+    } else if (this.#shape === Shape.Script && this.#arg === 2) {
+      this.#numkeysStart = s;
+      this.#numkeysEnd = e;
+    }
+  }
+
+  /** Checks the complete request and describes it; refusals keep the client (skip = its length). */
+  #finish(buf: Uint8Array, start: number): RequestInfo {
+    const length = this.#pos;
+    const cmd = this.#cmd;
+    const keys = this.#keys;
+    const nargs = this.#nargs;
+    const numkeysOk = this.#shape !== Shape.Script ||
+      isPositiveDecimal(buf, start + this.#numkeysStart, start + this.#numkeysEnd);
+    const nameStart = start + this.#nameStart;
+    const nameEnd = start + this.#nameEnd;
+    this.#reset();
+    if (cmd < 0) {
+      throw new ProtocolError(`unsupported command '${quotedName(buf, nameStart, nameEnd)}'`, length);
+    }
+    const spec = COMMANDS[cmd];
+    if (nargs < spec.minArgs || nargs > spec.maxArgs || (spec.shape === Shape.Pairs && (nargs & 1) === 0)) {
+      throw new ProtocolError(`wrong number of arguments for '${spec.name}' command`, length);
+    }
+    if (!numkeysOk) {
+      throw new ProtocolError(`numkeys must be a positive integer for '${spec.name}' command`, length);
+    }
+    let action: Action = Action.Forward;
+    if (cmd === CMD.quit) action = Action.Quit;
+    else if (keys.length > 2 && (spec.shape === Shape.AllKeys || spec.shape === Shape.Pairs)) {
+      action = Action.Split;
+    }
+    return { length, action, keys, noreply: false, cmd };
+  }
+
+  /**
+   * Reads the decimal after the `*` or `$` at buf[at] and its CRLF into #num/#next (absolute);
+   * false when the line is not complete yet.
+   */
+  #readLength(buf: Uint8Array, at: number, end: number, what: string): boolean {
+    let p = at + 1;
+    let n = 0;
+    while (p < end) {
+      const c = buf[p];
+      if (c < 48 || c > 57) break;
+      if (p - at > MAX_DIGITS) this.#fail(`Protocol error: invalid ${what} length`);
+      n = n * 10 + (c - 48);
+      p++;
+    }
+    if (p === end) return false;
+    if (p === at + 1 || buf[p] !== CR) this.#fail(`Protocol error: invalid ${what} length`);
+    if (p + 1 === end) return false;
+    if (buf[p + 1] !== LF) this.#fail(`Protocol error: invalid ${what} length`);
+    this.#num = n;
+    this.#next = p + 2;
+    return true;
+  }
+
+  /** Gives up on a stream that cannot be framed: the client is closed after the error. */
+  #fail(reason: string): never {
+    this.#reset();
+    throw new ProtocolError(reason);
+  }
+
+  #reset(): void {
+    this.#phase = HEADER;
+    this.#pos = 0;
+    this.#arg = 0;
+    this.#cmd = -1;
+    this.#shape = Shape.NoKey;
+    this.#numkeysStart = 0;
+    this.#numkeysEnd = 0;
+    this.#keys = [];
+    this.need = 0;
+  }
+}

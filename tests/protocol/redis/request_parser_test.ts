@@ -1,0 +1,361 @@
+import assert from "assert";
+import { Action, ProtocolError } from "../../../src/protocol/types.ts";
+import { CMD, commandId, COMMANDS, Shape } from "../../../src/protocol/redis/commands.ts";
+import { RedisRequestParser } from "../../../src/protocol/redis/request_parser.ts";
+import { chunkings, feed, type Frame } from "../split_feed.ts";
+import { bytes, command, concat, text } from "./resp.ts";
+
+/** A framed request as tests compare it: keys decoded, or the refusal that kept the client. */
+type Framed = { action: number; cmd: number; keys: string[]; length: number } | {
+  error: string;
+  skip: number;
+};
+
+function framer(parser: RedisRequestParser): Frame<Framed> {
+  return (buf, start, end) => {
+    try {
+      const info = parser.parse(buf, start, end);
+      if (info === null) return null;
+      assert.equal(info.noreply, false);
+      const keys: string[] = [];
+      for (let i = 0; i < info.keys.length; i += 2) {
+        keys.push(text(buf.subarray(start + info.keys[i], start + info.keys[i + 1])));
+      }
+      return {
+        length: info.length,
+        value: { action: info.action, cmd: info.cmd, keys, length: info.length },
+      };
+    } catch (e) {
+      if (e instanceof ProtocolError && e.skip >= 0) {
+        return { length: e.skip, value: { error: e.message, skip: e.skip } };
+      }
+      throw e;
+    }
+  };
+}
+
+/** Frames the stream read whole. */
+function frameAll(stream: Uint8Array, mbufSize = 16384): Framed[] {
+  const { values, rest } = feed(stream, [stream.length], framer(new RedisRequestParser(mbufSize)));
+  assert.equal(rest, 0);
+  return values;
+}
+
+/** Asserts that every chunking of the stream frames `expected`. */
+function assertEveryChunking(stream: Uint8Array, expected: Framed[], copy = true): void {
+  for (const cuts of chunkings(stream.length)) {
+    const { values, rest } = feed(stream, cuts, framer(new RedisRequestParser(16384)), copy);
+    if (rest !== 0 || values.length !== expected.length) {
+      assert.fail(`cuts ${cuts.slice(0, 3)}: ${rest} left`);
+    }
+    assert.deepEqual(values, expected);
+  }
+}
+
+/** Asserts that the stream, read whole or in any chunks, is refused and the client closed. */
+function assertFatal(stream: Uint8Array, reason: RegExp, mbufSize = 16384): void {
+  for (const cuts of chunkings(stream.length)) {
+    assert.throws(
+      () => feed(stream, cuts, framer(new RedisRequestParser(mbufSize))),
+      (e: unknown) => e instanceof ProtocolError && e.skip === -1 && reason.test(e.message),
+      `cuts ${cuts}`,
+    );
+  }
+}
+
+/** A valid request for a command with `nargs` elements; its routing key is "key" where it has one. */
+function validRequest(name: string, shape: number, nargs: number): Uint8Array {
+  const args = [name.toUpperCase()];
+  if (shape === Shape.Script) args.push("return 1", "1", "key");
+  else if (shape !== Shape.NoKey) args.push("key");
+  while (args.length < nargs) args.push(`a${args.length}`);
+  return command(...args.slice(0, nargs));
+}
+
+Deno.test("every supported command frames with its routing key and action", () => {
+  for (const [id, spec] of COMMANDS.entries()) {
+    const counts = [spec.minArgs];
+    if (spec.maxArgs === Infinity) counts.push(spec.minArgs + (spec.shape === Shape.Pairs ? 2 : 3));
+    for (const nargs of counts) {
+      const msg = validRequest(spec.name, spec.shape, nargs);
+      const action = id === CMD.quit ? Action.Quit : Action.Forward;
+      const keys = spec.shape === Shape.NoKey
+        ? []
+        : spec.shape === Shape.AllKeys
+        ? ["key", ...Array.from({ length: nargs - 2 }, (_, i) => `a${i + 2}`)]
+        : spec.shape === Shape.Pairs
+        ? ["key", ...Array.from({ length: (nargs - 3) / 2 }, (_, i) => `a${2 * i + 3}`)]
+        : ["key"];
+      const expected = { action: keys.length > 1 ? Action.Split : action, cmd: id, keys, length: msg.length };
+      assert.deepEqual(frameAll(msg), [expected], `${spec.name} with ${nargs} elements`);
+    }
+  }
+});
+
+Deno.test("command names match in any letter case", () => {
+  for (const name of ["get", "GET", "gEt", "Get"]) {
+    const msg = command(name, "k");
+    assert.deepEqual(frameAll(msg), [{
+      action: Action.Forward,
+      cmd: commandId("get"),
+      keys: ["k"],
+      length: msg.length,
+    }]);
+  }
+});
+
+Deno.test("zero-length keys and values are fine", () => {
+  const msg = command("SET", "", "");
+  assert.deepEqual(frameAll(msg), [{
+    action: Action.Forward,
+    cmd: commandId("set"),
+    keys: [""],
+    length: msg.length,
+  }]);
+});
+
+Deno.test("multi-key commands split only with more than one key; MSET keys exclude values", () => {
+  const cases: [string[], string[], number][] = [
+    [["MGET", "a", "b", "a"], ["a", "b", "a"], Action.Split],
+    [["DEL", "a", "b"], ["a", "b"], Action.Split],
+    [["UNLINK", "a", "b"], ["a", "b"], Action.Split],
+    [["TOUCH", "a", "b"], ["a", "b"], Action.Split],
+    [["EXISTS", "a", "b"], ["a", "b"], Action.Split],
+    [["MSET", "a", "1", "b", "2"], ["a", "b"], Action.Split],
+    [["MGET", "a"], ["a"], Action.Forward],
+    [["MSET", "a", "1"], ["a"], Action.Forward],
+    [["EVAL", "s", "2", "k1", "k2"], ["k1"], Action.Forward],
+    [["ZINTER", "2", "z1", "z2"], ["2"], Action.Forward],
+    [["ZUNIONSTORE", "dst", "2", "z1", "z2"], ["dst"], Action.Forward],
+    [["LOLWUT", "VERSION", "5"], [], Action.Forward],
+  ];
+  for (const [args, keys, action] of cases) {
+    const msg = command(...args);
+    const [framed] = frameAll(msg);
+    assert.deepEqual(
+      framed,
+      { action, cmd: commandId(args[0].toLowerCase()), keys, length: msg.length },
+      args.join(" "),
+    );
+  }
+});
+
+Deno.test("arity violations are refused with the request's length so the client stays open", () => {
+  for (const spec of COMMANDS) {
+    const counts = [spec.minArgs - 1];
+    if (spec.maxArgs !== Infinity) counts.push(spec.maxArgs + 1);
+    if (spec.shape === Shape.Pairs) counts.push(4, 6);
+    for (const nargs of counts.filter((n) => n >= 1)) {
+      const msg = validRequest(spec.name, spec.shape, nargs);
+      assert.deepEqual(
+        frameAll(msg),
+        [{ error: `wrong number of arguments for '${spec.name}' command`, skip: msg.length }],
+        `${spec.name} with ${nargs} elements`,
+      );
+    }
+  }
+});
+
+Deno.test("nutcracker's own arity wins over redis's: EXPIRE k 10 NX, PING hello, AUTH user pass", () => {
+  for (
+    const args of [["EXPIRE", "k", "10", "NX"], ["PING", "hello"], ["AUTH", "user", "pass"], [
+      "COMMAND",
+      "COUNT",
+    ]]
+  ) {
+    const msg = command(...args);
+    const [framed] = frameAll(msg);
+    assert.deepEqual(framed, {
+      error: `wrong number of arguments for '${args[0].toLowerCase()}' command`,
+      skip: msg.length,
+    });
+  }
+});
+
+Deno.test("EVAL and EVALSHA need numkeys made of digits and above zero", () => {
+  for (const name of ["EVAL", "evalsha"]) {
+    for (const numkeys of ["0", "00", "abc", "-1", "1x", ""]) {
+      const msg = command(name, "s", numkeys, "k");
+      assert.deepEqual(frameAll(msg), [{
+        error: `numkeys must be a positive integer for '${name.toLowerCase()}' command`,
+        skip: msg.length,
+      }]);
+    }
+    const ok = command(name, "s", "007", "k", "x");
+    assert.deepEqual(frameAll(ok)[0], {
+      action: Action.Forward,
+      cmd: commandId(name.toLowerCase()),
+      keys: ["k"],
+      length: ok.length,
+    });
+  }
+});
+
+Deno.test("unsupported commands are refused by name as sent, keeping the client", () => {
+  for (
+    const args of [
+      ["CONFIG", "GET", "x"],
+      ["KEYS", "*"],
+      ["SUBSCRIBE", "ch"],
+      ["MULTI"],
+      ["SELECT", "1"],
+      ["MOVE", "k", "1"],
+      ["FlushAll"],
+      ["GETS", "k"],
+      ["GE", "k"],
+      [""],
+    ]
+  ) {
+    const msg = command(...args);
+    assert.deepEqual(frameAll(msg), [{ error: `unsupported command '${args[0]}'`, skip: msg.length }]);
+  }
+});
+
+Deno.test("an unsupported name is quoted on one line and cut at 128 bytes", () => {
+  const crlf = command("BAD\r\nNAME");
+  assert.deepEqual(frameAll(crlf), [{ error: "unsupported command 'BAD  NAME'", skip: crlf.length }]);
+  const long = command("X".repeat(1000), "k");
+  assert.deepEqual(frameAll(long), [{
+    error: `unsupported command '${"X".repeat(128)}'`,
+    skip: long.length,
+  }]);
+});
+
+Deno.test("malformed framing closes the client", () => {
+  const cases: [string, RegExp][] = [
+    ["PING\r\n", /expected '\*'/],
+    ["*0\r\n", /multibulk length/],
+    ["*-1\r\n", /multibulk length/],
+    ["*\r\n", /multibulk length/],
+    ["*1x\r\n", /multibulk length/],
+    ["*1\rx", /multibulk length/],
+    ["*12345678901\r\n", /multibulk length/],
+    ["*1\r\n+PING\r\n", /expected '\$'/],
+    ["*2\r\n$3\r\nGET\r\n$-1\r\n", /bulk length/],
+    ["*1\r\n$\r\nPING\r\n", /bulk length/],
+    ["*1\r\n$4x\r\nPING\r\n", /bulk length/],
+    ["*1\r\n$4\r\nPINGx\r\n", /CRLF after bulk/],
+    ["*1\r\n$4\r\nPING\rx", /CRLF after bulk/],
+    ["*1\r\n$3\r\nPING\r\n", /CRLF after bulk/],
+  ];
+  for (const [raw, reason] of cases) assertFatal(bytes(raw), reason);
+});
+
+Deno.test("a request's earlier pipelined neighbours are framed before a malformed one throws", () => {
+  const parser = new RedisRequestParser(16384);
+  const stream = concat(command("GET", "a"), bytes("*1\r\n$4\r\nPINGxx"));
+  const first = parser.parse(stream, 0, stream.length);
+  assert.equal(first?.length, command("GET", "a").length);
+  assert.throws(() => parser.parse(stream, first!.length, stream.length), ProtocolError);
+});
+
+Deno.test("keys must be shorter than mbuf size - 48, values are unlimited", () => {
+  const limit = 512 - 48;
+  const okKey = "k".repeat(limit - 1);
+  const longKey = "k".repeat(limit);
+  const bigValue = "v".repeat(100_000);
+  const fine = [
+    command("GET", okKey),
+    command("SET", okKey, bigValue),
+    command("MGET", "a", okKey),
+    command("MSET", "a", bigValue, okKey, bigValue),
+    command("EVAL", bigValue, "1", okKey),
+    command("HSET", "h", longKey, longKey),
+    command("LOLWUT", longKey),
+  ];
+  for (const msg of fine) assert.equal("error" in frameAll(msg, 512)[0], false);
+  const tooLong = [
+    command("GET", longKey),
+    command("MGET", "a", longKey),
+    command("DEL", longKey, "a"),
+    command("MSET", "a", "1", longKey, "2"),
+    command("EVAL", "s", "1", longKey),
+    command("AUTH", longKey),
+  ];
+  for (const msg of tooLong) {
+    assert.throws(
+      () => frameAll(msg, 512),
+      (e: unknown) =>
+        e instanceof ProtocolError && e.skip === -1 &&
+        e.message === `key too long: ${limit} bytes (limit ${limit - 1})`,
+    );
+  }
+  assert.equal("error" in frameAll(command("GET", "k".repeat(16335)))[0], false);
+  assert.throws(() => frameAll(command("GET", "k".repeat(16336))), ProtocolError);
+});
+
+Deno.test("a too long key is refused as soon as its length is read, before its bytes arrive", () => {
+  const parser = new RedisRequestParser(16384);
+  const head = bytes("*2\r\n$3\r\nGET\r\n$1000000\r\n");
+  assert.throws(() => parser.parse(head, 0, head.length), ProtocolError);
+});
+
+Deno.test("need tells the whole length of a request once its pending argument's length is known", () => {
+  const parser = new RedisRequestParser(16384);
+  const msg = command("SET", "k", "v".repeat(1000));
+  assert.equal(parser.parse(msg, 0, 10), null);
+  assert.equal(parser.need, 13); // "*3\r\n$3\r\nSET\r\n"
+  assert.equal(parser.parse(msg, 0, 21), null);
+  assert.equal(parser.need, 0); // inside "$1000\r\n": length not known yet
+  assert.equal(parser.parse(msg, 0, 30), null);
+  assert.equal(parser.need, msg.length);
+  assert.equal(parser.parse(msg, 0, msg.length - 1), null);
+  assert.equal(parser.need, msg.length);
+  assert.equal(parser.parse(msg, 0, msg.length)?.length, msg.length);
+  assert.equal(parser.need, 0);
+});
+
+Deno.test("parsing resumes where it stopped when the request moves to another buffer", () => {
+  const parser = new RedisRequestParser(16384);
+  const msg = command("MSET", "a", "1", "b", "2");
+  assert.equal(parser.parse(msg, 0, 25), null);
+  const moved = concat(bytes("xxxxx"), msg, bytes("junk"));
+  const info = parser.parse(moved, 5, 5 + msg.length);
+  assert.deepEqual(info?.keys, [18, 19, 32, 33]);
+});
+
+const SAMPLES: [string, Uint8Array][] = [
+  ["GET", command("GET", "key")],
+  ["SET with CRLF inside the value", command("SET", "k", "a\r\nb\r\n*1\r\n$1\r\nx\r\n")],
+  ["MGET with a duplicate", command("mget", "a", "bb", "a")],
+  ["MSET", command("MSET", "k1", "v1", "k2", "")],
+  ["EVAL", command("EVAL", "return 1", "2", "k1", "k2")],
+  ["QUIT", command("QUIT")],
+  ["PING", command("PING")],
+  ["unsupported", command("CONFIG", "GET", "*")],
+  ["arity error", command("GET", "a", "b")],
+];
+
+Deno.test("every request frames the same whole, split at every byte, and one byte at a time", () => {
+  for (const [what, msg] of SAMPLES) {
+    const expected = frameAll(msg);
+    assert.equal(expected.length, 1, what);
+    assertEveryChunking(msg, expected);
+  }
+});
+
+Deno.test("a pipeline in one buffer frames every request, refusals in their place", () => {
+  const stream = concat(...SAMPLES.map(([, msg]) => msg));
+  const framed = frameAll(stream);
+  assert.deepEqual(framed, SAMPLES.flatMap(([, msg]) => frameAll(msg)));
+  assertEveryChunking(stream, framed);
+});
+
+Deno.test("a 1 MB value frames the same in any two reads and one byte at a time", () => {
+  const value = new Uint8Array(1 << 20).fill(13);
+  for (let i = 1; i < value.length; i += 2) value[i] = 10;
+  const msg = command("SET", "big", value);
+  assertEveryChunking(msg, frameAll(msg), false);
+});
+
+Deno.test("bytes already parsed are not read again: zeroing them does not change the result", () => {
+  const msg = command("SET", "key", "v".repeat(1000));
+  const whole = new RedisRequestParser(16384).parse(msg, 0, msg.length);
+  for (const cut of [20, 30, 500, msg.length - 2]) {
+    const parser = new RedisRequestParser(16384);
+    assert.equal(parser.parse(msg, 0, cut), null);
+    const again = msg.slice();
+    again.fill(0, 0, cut);
+    assert.deepEqual(parser.parse(again, 0, again.length), whole, `cut ${cut}`);
+  }
+});
