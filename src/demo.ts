@@ -88,7 +88,7 @@ try {
   for (const pool of config.pools) {
     for (const server of pool.servers) backends.push(await startBackend(server, pool.redis));
   }
-  const proxy = startProxy(config, 16384);
+  const proxy = await startProxy(config, 16384);
   serveStats("127.0.0.1", STATS_PORT, proxy.pools);
 } catch (err) {
   console.error(`tsproxy demo: ${err instanceof Error ? err.message : err}`);

@@ -53,7 +53,7 @@ async function start(opts: CliOptions): Promise<number> {
   }
   let stats: Deno.Listener | null = null;
   try {
-    const proxy = startProxy(config, opts.mbufSize);
+    const proxy = await startProxy(config, opts.mbufSize);
     stats = serveStats(opts.statsAddr, opts.statsPort, proxy.pools);
   } catch (err) {
     stats?.close();

@@ -135,13 +135,15 @@ export class ClientConnection implements ReplyTarget {
       case Action.Forward: {
         const server = keys.length === 0 ? pool.pick(msg, -1, -1) : pool.pick(msg, keys[0], keys[1]);
         if (info.noreply) {
-          if (server >= 0) pool.servers[server].connection().send(msg, null, -1);
+          const conn = server >= 0 ? pool.servers[server].connection() : null;
+          if (typeof conn === "object" && conn !== null) conn.send(msg, null, -1);
           return;
         }
         const req = new ClientRequest(this, info);
         this.#queue.push(req);
-        if (server < 0) this.#fail(req, REFUSED_REASON);
-        else pool.servers[server].connection().send(msg, req, -1);
+        const conn = server < 0 ? REFUSED_REASON : pool.servers[server].connection();
+        if (typeof conn === "string") this.#fail(req, conn);
+        else conn.send(msg, req, -1);
         return;
       }
       case Action.Split: {
@@ -163,7 +165,9 @@ export class ClientConnection implements ReplyTarget {
         req.waiting = fragments.length;
         pool.stats.fragments += fragments.length;
         for (let i = 0; i < fragments.length; i++) {
-          pool.servers[fragments[i].server].connection().send(fragments[i].bytes, req, i);
+          const conn = pool.servers[fragments[i].server].connection();
+          if (typeof conn === "string") this.deliver(req, i, null, conn);
+          else conn.send(fragments[i].bytes, req, i);
         }
         return;
       }
@@ -201,8 +205,12 @@ export class ClientConnection implements ReplyTarget {
       q.shift();
       this.#out.append(req.reply);
       if (req.closeAfter) {
+        // nutcracker's closing write carries the replies already done behind the fatal one; the rest are dropped.
         this.#reading = false;
-        q.drain(); // requests after a fatal one are dropped, as nutcracker does
+        for (let next = q.shift(); next !== undefined && next.reply !== null; next = q.shift()) {
+          this.#out.append(next.reply);
+        }
+        q.drain();
         break;
       }
     }

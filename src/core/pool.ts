@@ -6,7 +6,10 @@
 import type { PoolConfig, ServerConfig } from "../config/types.ts";
 import type { Protocol } from "../protocol/types.ts";
 import { PLACEHOLDER, Router } from "../routing/router.ts";
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
 import { PoolStats, ServerStats } from "../stats/counters.ts";
+import { HOST_DOWN_REASON, socketErrorReason } from "./errors.ts";
 import { ServerConnection, type ServerConnectionOptions, type ServerOwner } from "./server_connection.ts";
 
 /** One backend server of a pool. */
@@ -21,10 +24,21 @@ export class Server implements ServerOwner {
 
   constructor(readonly config: ServerConfig, readonly index: number, private readonly pool: Pool) {}
 
-  /** A connection for the next request: a new one until the limit, then round robin. */
-  connection(): ServerConnection {
+  /**
+   * A connection for the next request: a new one until the limit, then round robin. Or the reason
+   * why no connection can be made right now: nutcracker's connect fails at once, before the request
+   * is queued, for a missing unix socket and a host name that does not resolve; that counts as one
+   * server failure per request.
+   */
+  connection(): ServerConnection | string {
     const conns = this.connections;
     if (conns.length < this.pool.config.serverConnections) {
+      const early = this.#earlyFailure();
+      if (early !== null) {
+        this.stats.server_err++;
+        this.pool.serverFailed(this);
+        return early;
+      }
       const c = new ServerConnection(this, this.pool.connectionOptions);
       conns.push(c);
       return c;
@@ -32,6 +46,37 @@ export class Server implements ServerOwner {
     const c = conns[this.#next % conns.length];
     this.#next = (this.#next + 1) % conns.length;
     return c;
+  }
+
+  /** Resolves the host name again (nutcracker resolves on every connect); a failure makes connects fail at once. */
+  async resolve(): Promise<void> {
+    if (this.config.kind !== "tcp" || isIP(this.config.host) !== 0 || this.#resolving) return;
+    this.#resolving = true;
+    try {
+      await lookup(this.config.host);
+      this.#hostDown = false;
+    } catch {
+      this.#hostDown = true;
+    } finally {
+      this.#resolving = false;
+    }
+  }
+
+  #hostDown = false;
+  #resolving = false;
+
+  #earlyFailure(): string | null {
+    if (this.config.kind === "unix") {
+      try {
+        Deno.statSync(this.config.path);
+      } catch (err) {
+        return socketErrorReason(err);
+      }
+      return null;
+    }
+    if (!this.#hostDown) return null;
+    this.resolve(); // in the background: the next attempt sees the new answer
+    return HOST_DOWN_REASON;
   }
 
   replied(): void {
@@ -63,6 +108,11 @@ export class Pool {
       hashTag: config.hashTag,
       servers: config.servers,
     });
+  }
+
+  /** Resolves every server host name once, before clients come, so a bad name fails requests at once. */
+  async resolveHosts(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.resolve()));
   }
 
   /** Opens one connection per server (preconnect); failures count like any other. */

@@ -12,8 +12,9 @@ export interface Proxy {
 }
 
 /** Builds the pools and binds their listeners; throws (nothing left bound) when a listener cannot bind. */
-export function startProxy(config: Config, mbufSize: number): Proxy {
+export async function startProxy(config: Config, mbufSize: number): Promise<Proxy> {
   const pools = config.pools.map((pc) => new Pool(pc, protocolFor(pc, mbufSize), mbufSize));
+  await Promise.all(pools.map((p) => p.resolveHosts()));
   const listeners: Deno.Listener[] = [];
   try {
     for (const pool of pools) listeners.push(bindListener(pool.config.listen, pool.config.reuseport));
