@@ -1,0 +1,114 @@
+/** nutcracker's directive table: which keys a pool accepts and how each value is read. */
+import {
+  type Distribution,
+  DISTRIBUTIONS,
+  HASH_NAMES,
+  type HashName,
+  type ListenConfig,
+  type ServerConfig,
+} from "./types.ts";
+import { InvalidValue } from "./error.ts";
+import { ncAtoi } from "./nc_atoi.ts";
+import { parseListen } from "./listen.ts";
+import { parseServer } from "./servers.ts";
+
+/** A pool while its directives are read; `undefined` is nutcracker's "unset". */
+export interface PoolDraft {
+  name: string;
+  listen?: ListenConfig;
+  hash?: HashName;
+  hashTag?: Uint8Array;
+  distribution?: Distribution;
+  timeout?: number;
+  backlog?: number;
+  clientConnections?: number;
+  redis?: boolean;
+  redisAuth?: string;
+  redisDb?: number;
+  preconnect?: boolean;
+  tcpkeepalive?: boolean;
+  reuseport?: boolean;
+  serverConnections?: number;
+  autoEjectHosts?: boolean;
+  serverRetryTimeout?: number;
+  serverFailureLimit?: number;
+  /** In file order; `servers` is the one directive that may be given many times. */
+  servers: ServerConfig[];
+}
+
+type SingleField = Exclude<keyof PoolDraft, "name" | "servers">;
+type Setter = (pool: PoolDraft, value: string) => Promise<void>;
+
+/** A directive that may appear once per pool: a second occurrence is "a duplicate", checked first. */
+function once<K extends SingleField>(
+  field: K,
+  parse: (value: string) => PoolDraft[K] | Promise<PoolDraft[K]>,
+): Setter {
+  return async (pool, value) => {
+    if (pool[field] !== undefined) throw new InvalidValue("is a duplicate");
+    pool[field] = await parse(value);
+  };
+}
+
+function parseNumber(value: string): number {
+  const n = ncAtoi(value);
+  if (n < 0) throw new InvalidValue("is not a number");
+  return n;
+}
+
+function parseBool(value: string): boolean {
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw new InvalidValue('is not "true" or "false"');
+}
+
+function oneOf<T extends string>(names: readonly T[], reason: string): (value: string) => T {
+  return (value) => {
+    const found = names.find((name) => name === value);
+    if (found === undefined) throw new InvalidValue(reason);
+    return found;
+  };
+}
+
+/** Exactly two bytes: a multi-byte UTF-8 character counts as its bytes. */
+function parseHashTag(value: string): Uint8Array {
+  const bytes = new TextEncoder().encode(value);
+  if (bytes.length !== 2) throw new InvalidValue("is not a valid hash tag string with two characters");
+  return bytes;
+}
+
+const DIRECTIVES: Record<string, Setter> = {
+  listen: once("listen", parseListen),
+  hash: once("hash", oneOf(HASH_NAMES, "is not a valid hash")),
+  hash_tag: once("hashTag", parseHashTag),
+  distribution: once("distribution", oneOf(DISTRIBUTIONS, "is not a valid distribution")),
+  timeout: once("timeout", parseNumber),
+  backlog: once("backlog", parseNumber),
+  client_connections: once("clientConnections", parseNumber),
+  redis: once("redis", parseBool),
+  tcpkeepalive: once("tcpkeepalive", parseBool),
+  // Later twemproxy's key; nutcracker 0.5.0 calls it unknown. tsproxy accepts it deliberately.
+  reuseport: once("reuseport", parseBool),
+  redis_auth: once("redisAuth", (value) => value),
+  redis_db: once("redisDb", parseNumber),
+  preconnect: once("preconnect", parseBool),
+  auto_eject_hosts: once("autoEjectHosts", parseBool),
+  server_connections: once("serverConnections", parseNumber),
+  server_retry_timeout: once("serverRetryTimeout", parseNumber),
+  server_failure_limit: once("serverFailureLimit", parseNumber),
+  servers: (pool, value) => {
+    pool.servers.push(parseServer(value));
+    return Promise.resolve();
+  },
+};
+
+/**
+ * Applies one `key: value` (or one entry of a sequence under `key`) to a pool, as nutcracker's
+ * directive table does; a sequence under any key feeds that key once per entry. Throws
+ * InvalidValue whose reason completes `conf: directive "<key>" ...`.
+ */
+export async function applyDirective(pool: PoolDraft, key: string, value: string): Promise<void> {
+  const set = Object.hasOwn(DIRECTIVES, key) ? DIRECTIVES[key] : undefined;
+  if (set === undefined) throw new InvalidValue("is unknown");
+  await set(pool, value);
+}
