@@ -100,12 +100,14 @@ console.log(`tsproxy is running on ${CONF}`);
 for (const b of backends) console.log(`  backend: ${b.what}`);
 console.log(`
 Talk to it:
-  memcache pool demo_memcache:  printf 'set greeting 0 0 5\\r\\nhello\\r\\nget greeting\\r\\n' | nc -q1 127.0.0.1 22121
+  memcache pool demo_memcache:  exec 3<>/dev/tcp/127.0.0.1/22121; printf 'set greeting 0 0 5\\r\\nhello\\r\\nget greeting\\r\\n' >&3; timeout 1 cat <&3
   redis pool demo_redis:        redis-cli -p 22122 set greeting hello && redis-cli -p 22122 get greeting
-  stats:                        nc 127.0.0.1 ${STATS_PORT}
+  stats:                        exec 4<>/dev/tcp/127.0.0.1/${STATS_PORT}; cat <&4
 Ctrl-C stops the proxy and every backend it started.`);
 
-Deno.addSignalListener("SIGINT", async () => {
-  await stopAll();
-  Deno.exit(0);
-});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    await stopAll();
+    Deno.exit(0);
+  });
+}

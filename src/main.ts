@@ -5,6 +5,7 @@
 import { type CliOptions, parseCli, testConfigMessage } from "./cli.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { Config } from "./config/types.ts";
+import { errorMessage } from "./core/errors.ts";
 import { startProxy } from "./core/proxy.ts";
 import { Level, log, logAlways, logSignal, reopenLog, setupLog, shiftLogLevel } from "./log.ts";
 import { serveStats } from "./stats/stats_server.ts";
@@ -28,7 +29,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     setupLog(opts.verbosity, opts.output);
   } catch (err) {
-    stderr(`nutcracker: opening log file '${opts.output}' failed: ${errorText(err)}\n`);
+    stderr(`nutcracker: opening log file '${opts.output}' failed: ${errorMessage(err)}\n`);
     return 1;
   }
   installSignals();
@@ -47,7 +48,7 @@ async function start(opts: CliOptions): Promise<number> {
   try {
     config = await loadConfig(opts.confFile);
   } catch (err) {
-    log(Level.ERR, "conf", err instanceof ConfigError ? err.message : errorText(err));
+    log(Level.ERR, "conf", err instanceof ConfigError ? err.message : errorMessage(err));
     stderr(`nutcracker: configuration file '${opts.confFile}' syntax is invalid\n`);
     return 1;
   }
@@ -57,7 +58,7 @@ async function start(opts: CliOptions): Promise<number> {
     stats = serveStats(opts.statsAddr, opts.statsPort, proxy.pools);
   } catch (err) {
     stats?.close();
-    log(Level.ERR, "main", errorText(err));
+    log(Level.ERR, "main", errorMessage(err));
     return 1;
   }
   return 0;
@@ -68,7 +69,7 @@ async function testConf(file: string): Promise<number> {
   try {
     await loadConfig(file);
   } catch (err) {
-    error = err instanceof ConfigError ? err : new ConfigError(errorText(err));
+    error = err instanceof ConfigError ? err : new ConfigError(errorMessage(err));
   }
   stderr(testConfigMessage(file, error));
   return error === null ? 0 : 1;
@@ -77,8 +78,10 @@ async function testConf(file: string): Promise<number> {
 /** -d: runs the same command line without -d as a detached process, as a daemon would. */
 function daemonize(args: string[]): number {
   const rest = args.filter((a) => a !== "-d" && a !== "--daemonize");
+  // A `deno compile`d tsproxy is its own executable; otherwise the deno binary runs this module.
+  const compiled = !/(^|\/)deno$/.test(Deno.execPath());
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(import.meta.url).pathname, ...rest],
+    args: compiled ? rest : ["run", "-A", new URL(import.meta.url).pathname, ...rest],
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -119,10 +122,6 @@ function removePidFile(opts: CliOptions): void {
   try {
     Deno.removeSync(opts.pidFile);
   } catch { /* already gone */ }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 if (import.meta.main) {

@@ -36,3 +36,8 @@ export function socketErrorReason(err: unknown): string {
   if (code === "EHOSTUNREACH") return "No route to host";
   return EOF_REASON;
 }
+
+/** An error's message without Deno's ` (os error N)` suffix, as strerror() would word it. */
+export function errorMessage(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/ \(os error \d+\)$/, "");
+}

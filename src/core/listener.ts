@@ -2,6 +2,7 @@
 import type { ListenConfig } from "../config/types.ts";
 import { connectionCounts } from "../stats/counters.ts";
 import { ClientConnection } from "./client_connection.ts";
+import { errorMessage } from "./errors.ts";
 import type { Pool } from "./pool.ts";
 
 /** Binds the pool's listen address; throws nutcracker's bind message when it cannot. */
@@ -17,7 +18,7 @@ export function bindListener(listen: ListenConfig, reusePort: boolean): Deno.Lis
     }
     return Deno.listen({ hostname: listen.address, port: listen.port, ...(reusePort ? { reusePort } : {}) });
   } catch (err) {
-    throw new Error(`bind on p to addr '${listen.raw}' failed: ${err instanceof Error ? err.message : err}`);
+    throw new Error(`bind on p to addr '${listen.raw}' failed: ${errorMessage(err)}`);
   }
 }
 

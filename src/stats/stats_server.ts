@@ -1,4 +1,5 @@
 /** The stats port: every connection gets one JSON document and a newline, then is closed. */
+import { errorMessage } from "../core/errors.ts";
 import type { Pool } from "../core/pool.ts";
 import { statsJson } from "./stats_json.ts";
 
@@ -9,7 +10,7 @@ export function serveStats(addr: string, port: number, pools: readonly Pool[]): 
     listener = Deno.listen({ hostname: addr, port });
   } catch (err) {
     throw new Error(
-      `bind on m to stats server addr '${addr}:${port}' failed: ${err instanceof Error ? err.message : err}`,
+      `bind on m to stats server addr '${addr}:${port}' failed: ${errorMessage(err)}`,
     );
   }
   const started = Date.now();

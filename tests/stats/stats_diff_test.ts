@@ -1,0 +1,77 @@
+import assert from "assert";
+import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
+import { RedisReplyParser } from "../../src/protocol/redis/reply_parser.ts";
+import {
+  concat,
+  freePort,
+  needs,
+  type Proc,
+  startMemcached,
+  startNutcracker,
+  startRedis,
+  startTsproxy,
+} from "../support/procs.ts";
+import { Wire } from "../support/wire.ts";
+
+/** The stats document as text, read raw from the port. */
+async function rawStats(port: number): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const chunks: Uint8Array[] = [];
+  for (;;) {
+    const buf = new Uint8Array(65536);
+    const n = await conn.read(buf);
+    if (n === null) break;
+    chunks.push(buf.subarray(0, n));
+  }
+  conn.close();
+  return new TextDecoder().decode(concat(chunks));
+}
+
+/** The spec's sample scenario: one memcache client and one redis client, still connected. */
+async function traffic(mcPort: number, redisPort: number): Promise<Wire[]> {
+  const mc = await Wire.connect(mcPort);
+  await mc.send("set k1 0 0 2\r\nv1\r\nget k1 k2 bar\r\n");
+  assert.equal((await mc.replies(new MemcacheReplyParser(), 2)).replies.length, 2);
+  const rd = await Wire.connect(redisPort);
+  await rd.send("*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n*2\r\n$3\r\nGET\r\n$1\r\nx\r\n");
+  assert.equal((await rd.replies(new RedisReplyParser(), 2)).replies.length, 2);
+  return [mc, rd];
+}
+
+/** Values that legitimately differ between two runs: time, and fragments (counted by tsproxy only). */
+function normalize(doc: string): string {
+  return doc.replace(/"(uptime|timestamp|fragments)":\d+/g, '"$1":N');
+}
+
+Deno.test(
+  "stats port serves nutcracker's document byte for byte (layout, order, counters) for the same traffic",
+  needs("nutcracker", "memcached", "redis-server"),
+  async () => {
+    const started: Proc[] = [];
+    const wires: Wire[] = [];
+    try {
+      const run = async (start: typeof startNutcracker) => {
+        const mc1 = await startMemcached(), mc2 = await startMemcached(), rs = await startRedis();
+        started.push(mc1, mc2, rs);
+        const mcPort = freePort(), redisPort = freePort();
+        // Server names fixed so both proxies place keys alike whatever the ports.
+        const yaml = `alpha:\n  listen: 127.0.0.1:${mcPort}\n  servers:\n` +
+          `   - 127.0.0.1:${mc1.port}:1 s31211\n   - 127.0.0.1:${mc2.port}:1 s31212\n` +
+          `beta:\n  listen: 127.0.0.1:${redisPort}\n  redis: true\n  servers:\n   - 127.0.0.1:${rs.port}:1 redis1\n`;
+        const proxy = await start(yaml, [mcPort, redisPort], ["-i", "100"]);
+        started.push(proxy);
+        wires.push(...await traffic(mcPort, redisPort));
+        await new Promise((r) => setTimeout(r, 400)); // nutcracker hands counters over every -i ms
+        return await rawStats(proxy.statsPort);
+      };
+      const nc = await run(startNutcracker);
+      const ts = await run(startTsproxy);
+      assert.ok(ts.endsWith("}}}\n"));
+      assert.equal(normalize(ts), normalize(nc));
+      assert.match(ts, /"alpha": \{[^{]*"fragments":1, /);
+    } finally {
+      for (const w of wires) w.close();
+      for (const p of started.reverse()) await p.stop();
+    }
+  },
+);
