@@ -6,7 +6,7 @@ import { FakeMemcached } from "../harness/fake_memcached.ts";
 import { FakeRedis } from "../harness/fake_redis.ts";
 import { loadConfig } from "./config/load.ts";
 import type { ServerConfig } from "./config/types.ts";
-import { startProxy } from "./core/proxy.ts";
+import { createPools, startProxy } from "./core/proxy.ts";
 import { setupLog } from "./log.ts";
 import { serveStats } from "./stats/stats_server.ts";
 
@@ -88,8 +88,9 @@ try {
   for (const pool of config.pools) {
     for (const server of pool.servers) backends.push(await startBackend(server, pool.redis));
   }
-  const proxy = await startProxy(config, 16384);
-  serveStats("127.0.0.1", STATS_PORT, proxy.pools);
+  const pools = await createPools(config, 16384);
+  serveStats("127.0.0.1", STATS_PORT, pools);
+  startProxy(pools, 16384);
 } catch (err) {
   console.error(`tsproxy demo: ${err instanceof Error ? err.message : err}`);
   await stopAll();

@@ -6,7 +6,7 @@ import { type CliOptions, parseCli, testConfigMessage } from "./cli.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { Config } from "./config/types.ts";
 import { errorMessage } from "./core/errors.ts";
-import { startProxy } from "./core/proxy.ts";
+import { createPools, startProxy } from "./core/proxy.ts";
 import { Level, log, logAlways, logSignal, reopenLog, setupLog, shiftLogLevel } from "./log.ts";
 import { serveStats } from "./stats/stats_server.ts";
 
@@ -54,8 +54,10 @@ async function start(opts: CliOptions): Promise<number> {
   }
   let stats: Deno.Listener | null = null;
   try {
-    const proxy = await startProxy(config, opts.mbufSize);
-    stats = serveStats(opts.statsAddr, opts.statsPort, proxy.pools);
+    // The stats port comes up before the pools, as in nutcracker: once a pool accepts, stats answer.
+    const pools = await createPools(config, opts.mbufSize);
+    stats = serveStats(opts.statsAddr, opts.statsPort, pools);
+    startProxy(pools, opts.mbufSize);
   } catch (err) {
     stats?.close();
     log(Level.ERR, "main", errorMessage(err));

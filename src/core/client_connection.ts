@@ -11,7 +11,7 @@ import {
   type Session,
 } from "../protocol/types.ts";
 import { connectionCounts } from "../stats/counters.ts";
-import { REFUSED_REASON } from "./errors.ts";
+import { INVALID_REASON, REFUSED_REASON } from "./errors.ts";
 import type { Pool } from "./pool.ts";
 import { Queue } from "./queue.ts";
 import { ReadBuffer } from "./read_buffer.ts";
@@ -34,7 +34,12 @@ export class ClientConnection implements ReplyTarget {
   /** Whether the close is counted as client_eof (else client_err). */
   #eof = false;
 
-  constructor(private readonly conn: Deno.Conn, private readonly pool: Pool, mbufSize: number) {
+  constructor(
+    private readonly conn: Deno.Conn,
+    private readonly pool: Pool,
+    mbufSize: number,
+    private readonly onClose: () => void,
+  ) {
     this.#protocol = pool.protocol;
     this.#parser = this.#protocol.newRequestParser();
     this.#session = this.#protocol.newSession();
@@ -195,7 +200,9 @@ export class ClientConnection implements ReplyTarget {
       req.closeAfter = this.#protocol.closesOnFragmentFailure(req.info!);
       return;
     }
-    req.reply = this.#protocol.merge(req.info!, req.fragments!, req.fragmentReplies as Uint8Array[]);
+    const merged = this.#protocol.merge(req.info!, req.fragments!, req.fragmentReplies as Uint8Array[]);
+    if (merged === null) this.#fail(req, INVALID_REASON);
+    else req.reply = merged;
   }
 
   /** Writes the replies that are ready, in order, up to the first still missing. */
@@ -235,5 +242,6 @@ export class ClientConnection implements ReplyTarget {
     if (this.#eof) stats.client_eof++;
     else stats.client_err++;
     connectionCounts.current--;
+    this.onClose();
   }
 }

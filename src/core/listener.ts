@@ -22,28 +22,39 @@ export function bindListener(listen: ListenConfig, reusePort: boolean): Deno.Lis
   }
 }
 
-/** Accepts clients until the listener closes; over client_connections a new client is closed at once. */
+/** Client connections of all pools, against the process-wide cap. */
+export const clientCount = { current: 0, max: Infinity };
+
+/**
+ * Accepts clients until the listener closes. A client over the pool's client_connections, or over
+ * the process-wide cap derived from the fd limit, is closed at once, as nutcracker does with the latter.
+ */
 export async function acceptClients(listener: Deno.Listener, pool: Pool, mbufSize: number): Promise<void> {
   connectionCounts.total++;
   connectionCounts.current++;
   const limit = pool.config.clientConnections;
   const tcp = pool.config.listen.kind === "tcp";
-  try {
-    for await (const conn of listener) {
-      if (limit > 0 && pool.stats.client_connections >= limit) {
-        conn.close();
-        continue;
-      }
-      if (tcp) {
-        const c = conn as Deno.TcpConn;
-        c.setNoDelay(true);
-        if (pool.config.tcpkeepalive) c.setKeepAlive(true);
-      }
-      new ClientConnection(conn, pool, mbufSize).run();
+  for (;;) {
+    let conn: Deno.Conn;
+    try {
+      conn = await listener.accept();
+    } catch (err) {
+      if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) break;
+      // Out of file descriptors, or a client that left before accept: try again shortly.
+      await new Promise((r) => setTimeout(r, 10));
+      continue;
     }
-  } catch {
-    // the listener was closed
-  } finally {
-    connectionCounts.current--;
+    if ((limit > 0 && pool.stats.client_connections >= limit) || clientCount.current >= clientCount.max) {
+      conn.close();
+      continue;
+    }
+    if (tcp) {
+      const c = conn as Deno.TcpConn;
+      c.setNoDelay(true);
+      if (pool.config.tcpkeepalive) c.setKeepAlive(true);
+    }
+    clientCount.current++;
+    new ClientConnection(conn, pool, mbufSize, () => clientCount.current--).run();
   }
+  connectionCounts.current--;
 }

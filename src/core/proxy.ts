@@ -1,7 +1,8 @@
-/** Starts every pool of a configuration: servers, preconnect, listeners. */
+/** Builds every pool of a configuration and starts serving them: servers, preconnect, listeners. */
 import type { Config } from "../config/types.ts";
 import { protocolFor } from "../protocol/index.ts";
-import { acceptClients, bindListener } from "./listener.ts";
+import { maxClients } from "./fd_limit.ts";
+import { acceptClients, bindListener, clientCount } from "./listener.ts";
 import { Pool } from "./pool.ts";
 
 /** A running proxy. */
@@ -11,10 +12,15 @@ export interface Proxy {
   close(): void;
 }
 
-/** Builds the pools and binds their listeners; throws (nothing left bound) when a listener cannot bind. */
-export async function startProxy(config: Config, mbufSize: number): Promise<Proxy> {
+/** The pools of a configuration, with server host names resolved once. Nothing is bound yet. */
+export async function createPools(config: Config, mbufSize: number): Promise<Pool[]> {
   const pools = config.pools.map((pc) => new Pool(pc, protocolFor(pc, mbufSize), mbufSize));
   await Promise.all(pools.map((p) => p.resolveHosts()));
+  return pools;
+}
+
+/** Binds the pools' listeners and serves them; throws (nothing left bound) when a listener cannot bind. */
+export function startProxy(pools: Pool[], mbufSize: number): Proxy {
   const listeners: Deno.Listener[] = [];
   try {
     for (const pool of pools) listeners.push(bindListener(pool.config.listen, pool.config.reuseport));
@@ -22,6 +28,7 @@ export async function startProxy(config: Config, mbufSize: number): Promise<Prox
     for (const l of listeners) l.close();
     throw err;
   }
+  clientCount.max = maxClients(pools.map((p) => p.config));
   for (const pool of pools) if (pool.config.preconnect) pool.preconnect();
   pools.forEach((pool, i) => acceptClients(listeners[i], pool, mbufSize));
   return {

@@ -110,9 +110,10 @@ export interface Protocol {
   split(req: RequestInfo, msg: Uint8Array, owners: readonly number[]): Fragment[];
   /**
    * Joins the fragments' replies (same order as the fragments) into the client's one reply.
-   * Replies are complete replies as framed by ReplyParser.
+   * Replies are complete replies as framed by ReplyParser. Null when a fragment's reply is of the
+   * wrong type (an error, say): the core answers `errorReply("Invalid argument")`, a forwarding error.
    */
-  merge(req: RequestInfo, fragments: readonly Fragment[], replies: readonly Uint8Array[]): Uint8Array;
+  merge(req: RequestInfo, fragments: readonly Fragment[], replies: readonly Uint8Array[]): Uint8Array | null;
   /** Whether a split request whose fragment failed (no reply) closes the client after the error. */
   closesOnFragmentFailure(req: RequestInfo): boolean;
   /** nutcracker's error reply for a failed request: `SERVER_ERROR <reason>\r\n` / `-ERR <reason>\r\n`. */

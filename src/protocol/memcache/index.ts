@@ -26,7 +26,7 @@ export const memcache = (_opts: ProtocolOptions): Protocol => ({
   split: splitRetrieval,
   // A fragment answered with anything but VALUE/END fails the whole get, as in nutcracker.
   merge: (_req: RequestInfo, fragments: readonly Fragment[], replies: readonly Uint8Array[]) =>
-    mergeRetrieval(fragments, replies) ?? errorReply("Invalid argument"),
+    mergeRetrieval(fragments, replies),
   closesOnFragmentFailure: (req: RequestInfo) => isRetrieval(req.cmd),
   errorReply,
   clientErrorReply: (reason: string) => encoder.encode(`CLIENT_ERROR ${reason}\r\n`),

@@ -13,7 +13,6 @@ const COLON = 58;
 const PLUS = 43;
 const encoder = new TextEncoder();
 const OK = encoder.encode("+OK\r\n");
-const INVALID = errReply("Invalid argument");
 
 /** `$<len>\r\n<name>\r\n` in lowercase for each splittable command, indexed by command id. */
 const NAME_BULKS: Uint8Array[] = COMMANDS.map((c) =>
@@ -171,19 +170,17 @@ function mergeSum(replies: readonly Uint8Array[]): Uint8Array | null {
 /**
  * The client's reply to a split request from its fragments' replies (same order). A lone fragment
  * carried the request unchanged, so its reply is the answer as it is; otherwise a reply of the
- * wrong type (an error, say) turns the whole answer into `-ERR Invalid argument`.
+ * wrong type (an error, say) gives null: the whole answer is then `-ERR Invalid argument`.
  */
 export function mergeReplies(
   req: RequestInfo,
   fragments: readonly Fragment[],
   replies: readonly Uint8Array[],
-): Uint8Array {
+): Uint8Array | null {
   if (fragments.length === 1) return replies[0];
-  let merged: Uint8Array | null;
-  if (req.cmd === CMD.mget) merged = mergeMget(req, fragments, replies);
-  else if (req.cmd === CMD.mset) merged = replies.every((r) => r[0] === PLUS) ? OK : null;
-  else merged = mergeSum(replies);
-  return merged ?? INVALID;
+  if (req.cmd === CMD.mget) return mergeMget(req, fragments, replies);
+  if (req.cmd === CMD.mset) return replies.every((r) => r[0] === PLUS) ? OK : null;
+  return mergeSum(replies);
 }
 
 /** Whether a fragment left without a reply also closes the client: MGET only, as in nutcracker. */

@@ -74,7 +74,7 @@ Deno.test("MGET merges each key's bulk in request order, nils and duplicates inc
     bytes("*1\r\n$2\r\nv4\r\n"),
   ];
   assert.equal(
-    text(mergeReplies(req, fragments, replies)),
+    text(mergeReplies(req, fragments, replies)!),
     "*6\r\n$2\r\nv1\r\n$2\r\nv2\r\n$-1\r\n$2\r\nv3\r\n$2\r\nv4\r\n$2\r\nv1\r\n",
   );
 });
@@ -83,7 +83,7 @@ Deno.test("MGET bulks with CRLF inside and empty values merge byte for byte", ()
   const { req, msg } = frame("MGET", "a", "b");
   const fragments = splitRequest(req, msg, [1, 0]);
   const merged = mergeReplies(req, fragments, [bytes("*1\r\n$0\r\n\r\n"), bytes("*1\r\n$4\r\n\r\n\r\n\r\n")]);
-  assert.equal(text(merged), "*2\r\n$4\r\n\r\n\r\n\r\n$0\r\n\r\n");
+  assert.equal(text(merged!), "*2\r\n$4\r\n\r\n\r\n\r\n$0\r\n\r\n");
 });
 
 Deno.test("DEL, UNLINK, TOUCH and EXISTS merge into the sum of the integers", () => {
@@ -91,14 +91,14 @@ Deno.test("DEL, UNLINK, TOUCH and EXISTS merge into the sum of the integers", ()
     const { req, msg } = frame(name, "a", "b", "c");
     const fragments = splitRequest(req, msg, [0, 1, 2]);
     const merged = mergeReplies(req, fragments, [bytes(":1\r\n"), bytes(":0\r\n"), bytes(":12\r\n")]);
-    assert.equal(text(merged), ":13\r\n");
+    assert.equal(text(merged!), ":13\r\n");
   }
 });
 
 Deno.test("MSET merges into +OK", () => {
   const { req, msg } = frame("MSET", "a", "1", "b", "2");
   const fragments = splitRequest(req, msg, [0, 1]);
-  assert.equal(text(mergeReplies(req, fragments, [bytes("+OK\r\n"), bytes("+OK\r\n")])), "+OK\r\n");
+  assert.equal(text(mergeReplies(req, fragments, [bytes("+OK\r\n"), bytes("+OK\r\n")])!), "+OK\r\n");
 });
 
 Deno.test("a fragment reply of the wrong type turns the whole reply into -ERR Invalid argument", () => {
@@ -116,11 +116,7 @@ Deno.test("a fragment reply of the wrong type turns the whole reply into -ERR In
   for (const [args, replies] of cases) {
     const { req, msg } = frame(...args);
     const fragments = splitRequest(req, msg, [0, 1]);
-    assert.equal(
-      text(mergeReplies(req, fragments, replies.map(bytes))),
-      "-ERR Invalid argument\r\n",
-      args.join(" "),
-    );
+    assert.equal(mergeReplies(req, fragments, replies.map(bytes)), null, args.join(" "));
   }
 });
 

@@ -50,6 +50,6 @@ Deno.test("a split request goes through split, merge and intercept of the protoc
     new TextEncoder().encode("*1\r\n$1\r\nA\r\n"),
     new TextEncoder().encode("*1\r\n$-1\r\n"),
   ]);
-  assert.equal(text(merged), "*2\r\n$1\r\nA\r\n$-1\r\n");
+  assert.equal(text(merged!), "*2\r\n$1\r\nA\r\n$-1\r\n");
   assert.equal(plain.closesOnFragmentFailure(req), true);
 });
