@@ -152,18 +152,28 @@ export class ClientConnection implements ReplyTarget {
         return;
       }
       case Action.Split: {
-        const req = new ClientRequest(this, info);
-        this.#queue.push(req);
         const owners: number[] = [];
         for (let i = 0; i < keys.length; i += 2) {
           const server = pool.pick(msg, keys[i], keys[i + 1]);
           if (server < 0) {
-            req.failure = REFUSED_REASON;
-            this.#merge(req);
+            // No live server. Where a failed fragment closes the client, nutcracker closes it with this
+            // request's error only when earlier replies are still to be written (they go out
+            // together), else with nothing.
+            const closes = this.#protocol.closesOnFragmentFailure(info);
+            if (closes && this.#queue.length === 0) {
+              this.#reading = false;
+              return;
+            }
+            const failed = new ClientRequest(this, info);
+            this.#queue.push(failed);
+            failed.failure = REFUSED_REASON;
+            this.#merge(failed);
             return;
           }
           owners.push(server);
         }
+        const req = new ClientRequest(this, info);
+        this.#queue.push(req);
         const fragments = this.#protocol.split(info, msg, owners);
         req.fragments = fragments;
         req.fragmentReplies = new Array(fragments.length).fill(null);

@@ -37,6 +37,8 @@ export class ServerRequest {
     readonly owner: ClientRequest | null,
     /** Fragment index for split requests, -1 for a whole request. */
     readonly fragment: number,
+    /** Bytes sent, for the out_queue_bytes gauge. */
+    readonly size: number,
     /** When the request times out (ms, performance.now() clock), or Infinity. */
     readonly deadline: number,
   ) {}

@@ -41,17 +41,23 @@ export class ServerConnection {
   /** Requests sent or queued to send that expect a reply, oldest first. */
   readonly #waiting = new Queue<ServerRequest>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Requests appended but not handed to the socket yet (the in_queue gauge), and the noreply ones among them. */
+  #unsent = 0;
+  #unsentBytes = 0;
+  #unsentNoreply = 0;
+  #unsentNoreplyBytes = 0;
   #closed = false;
 
   constructor(private readonly owner: ServerOwner, private readonly opts: ServerConnectionOptions) {
     this.#out = new WriteBuffer(opts.mbufSize);
     this.#out.onError = (err) => this.fail(socketErrorReason(err), "err");
+    this.#out.onSend = () => this.#sent();
     this.#read = new ReadBuffer(INITIAL_READ, opts.mbufSize);
     this.#parser = opts.protocol.newReplyParser();
     connectionCounts.total++;
     for (const bytes of opts.protocol.handshake()) {
       this.#out.append(bytes);
-      this.#waiting.push(new ServerRequest(null, -1, Infinity));
+      this.#waiting.push(new ServerRequest(null, -1, 0, Infinity));
     }
     this.#run();
   }
@@ -73,11 +79,19 @@ export class ServerConnection {
     const stats = this.owner.stats;
     stats.requests++;
     stats.request_bytes += bytes.length;
+    stats.in_queue++;
+    stats.in_queue_bytes += bytes.length;
+    this.#unsent++;
+    this.#unsentBytes += bytes.length;
     this.#out.append(bytes);
-    if (req === null) return;
+    if (req === null) {
+      this.#unsentNoreply++;
+      this.#unsentNoreplyBytes += bytes.length;
+      return;
+    }
     const timed = this.opts.timeout > 0;
     this.#waiting.push(
-      new ServerRequest(req, fragment, timed ? Date.now() + this.opts.timeout : Infinity),
+      new ServerRequest(req, fragment, bytes.length, timed ? Date.now() + this.opts.timeout : Infinity),
     );
     if (timed && this.#timer === undefined) this.#armTimer();
   }
@@ -95,6 +109,13 @@ export class ServerConnection {
       } catch { /* already closed by the peer */ }
       stats.server_connections--;
       connectionCounts.current--;
+    }
+    this.#sent(); // settle the queue gauges: everything still queued is dropped below
+    for (let i = 0; i < this.#waiting.length; i++) {
+      const size = this.#waiting.at(i)!.size;
+      if (this.#waiting.at(i)!.owner === null) continue;
+      stats.out_queue--;
+      stats.out_queue_bytes -= size;
     }
     if (kind === "eof") stats.server_eof++;
     else if (kind === "timeout") stats.server_timedout++;
@@ -157,6 +178,8 @@ export class ServerConnection {
       this.owner.replied();
       const owner = sreq.owner;
       if (owner !== null) {
+        stats.out_queue--;
+        stats.out_queue_bytes -= sreq.size;
         stats.responses++;
         stats.response_bytes += len;
         owner.sink.deliver(owner, sreq.fragment, buf.subarray(start, start + len), "");
@@ -165,6 +188,20 @@ export class ServerConnection {
     }
     rb.consumed(start);
     return true;
+  }
+
+  /** Queued requests went to the socket: from the in_queue gauge to out_queue (noreply ones just leave). */
+  #sent(): void {
+    const stats = this.owner.stats;
+    stats.in_queue -= this.#unsent;
+    stats.in_queue_bytes -= this.#unsentBytes;
+    stats.out_queue += this.#unsent - this.#unsentNoreply;
+    stats.out_queue_bytes += this.#unsentBytes - this.#unsentNoreplyBytes;
+    this.#unsent =
+      this.#unsentBytes =
+      this.#unsentNoreply =
+      this.#unsentNoreplyBytes =
+        0;
   }
 
   #armTimer(): void {

@@ -15,6 +15,8 @@ export class WriteBuffer {
   onError: (err: unknown) => void = () => {};
   /** Called when everything appended has been written. */
   onDrain: () => void = () => {};
+  /** Called when the bytes appended so far are handed to the socket. */
+  onSend: () => void = () => {};
 
   constructor(private readonly baseSize: number) {}
 
@@ -75,6 +77,7 @@ export class WriteBuffer {
         this.#fill = this.#spare;
         this.#spare = EMPTY;
         this.#len = 0;
+        this.onSend();
         let off = 0;
         while (off < len) off += await conn.write(out.subarray(off, len));
         // Keep the buffer for the next swap only while it is of ordinary size.
