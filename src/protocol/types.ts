@@ -50,11 +50,25 @@ export interface RequestParser {
    * Frames the next request starting at buf[start]; only bytes below `end` may be read.
    * Returns the request, or null when more bytes are needed; throws ProtocolError on bad input.
    * After a null the core calls again with the same request start (possibly in another buffer, at
-   * another offset) and more bytes after it.
+   * another offset, or moved back by bytes it dropped: see `settled`) and more bytes after it.
    */
   parse(buf: Uint8Array, start: number, end: number): RequestInfo | null;
   /** After a null: total bytes the pending request needs when known (a value's length), else 0. */
   readonly need: number;
+  /**
+   * After a null: how many leading bytes of the pending request the parser will never read again.
+   * The core may forward and drop them (see `pending`); later calls then pass a `start` moved back
+   * by the bytes dropped, so offsets stay relative to the request's first byte (start may become
+   * negative: indexes below the first byte kept are never read).
+   */
+  readonly settled: number;
+  /**
+   * After a null: the pending request's routing when it is already known and the request may be
+   * forwarded while it arrives (one key, no split, no local answer: e.g. a set or SET with a large
+   * value), else null. Its keys lie within the settled bytes; its `length` is the total when known,
+   * else 0. The complete request is still returned by `parse` once its last byte arrives.
+   */
+  pending(): RequestInfo | null;
 }
 
 /** Frames replies from a server byte stream. One instance per server connection. */
@@ -66,8 +80,14 @@ export interface ReplyParser {
   parse(buf: Uint8Array, start: number, end: number): number;
   /** After a reply: it signals a server failure (redis -LOADING, -BUSY, -OOM). */
   readonly failure: boolean;
-  /** After a null: total bytes the pending reply needs when known, else 0. */
+  /** After a 0: total bytes the pending reply needs when known (a lower bound), else 0. */
   readonly need: number;
+  /**
+   * After a 0: how many leading bytes of the pending reply the parser will never read again; the
+   * core may forward and drop them, and then calls with `start` moved back by the bytes dropped
+   * (as RequestParser.settled).
+   */
+  readonly settled: number;
 }
 
 /** One sub-request of a split request, for one server. */
