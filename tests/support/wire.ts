@@ -22,6 +22,19 @@ export class Wire {
   }
 
   /**
+   * Sends bytes in pieces of `size()` bytes (at least 1), yielding to the event loop after each so
+   * that the peer sees the data arrive in many reads.
+   */
+  async sendInPieces(data: Uint8Array, size: () => number, pauseMs = 0): Promise<void> {
+    for (let off = 0; off < data.length;) {
+      const end = Math.min(data.length, off + Math.max(1, Math.floor(size())));
+      await this.send(data.subarray(off, end));
+      off = end;
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  }
+
+  /**
    * Reads until `count` complete replies are framed by `parser` (or EOF, or the timeout).
    * Returns the replies' bytes; `closed` tells whether the peer closed the connection.
    */
