@@ -11,7 +11,8 @@ import {
   type Session,
 } from "../protocol/types.ts";
 import { connectionCounts } from "../stats/counters.ts";
-import { INVALID_REASON, REFUSED_REASON } from "./errors.ts";
+import { EOF_REASON, INVALID_REASON, REFUSED_REASON } from "./errors.ts";
+import { type ServerConnection, STREAM_BACKLOG, streamThreshold } from "./server_connection.ts";
 import type { Pool } from "./pool.ts";
 import { Queue } from "./queue.ts";
 import { ReadBuffer } from "./read_buffer.ts";
@@ -33,11 +34,13 @@ export class ClientConnection implements ReplyTarget {
   #closed = false;
   /** Whether the close is counted as client_eof (else client_err). */
   #eof = false;
+  /** A large request being forwarded while it arrives; `dropped` of its bytes are gone from the read buffer. */
+  #stream: { conn: ServerConnection | null; dropped: number } | null = null;
 
   constructor(
     private readonly conn: Deno.Conn,
     private readonly pool: Pool,
-    mbufSize: number,
+    private readonly mbufSize: number,
     private readonly onClose: () => void,
   ) {
     this.#protocol = pool.protocol;
@@ -60,12 +63,13 @@ export class ClientConnection implements ReplyTarget {
     const rb = this.#read;
     try {
       while (this.#reading) {
-        const n = await rb.readFrom(this.conn, this.#parser.need);
+        const n = await rb.readFrom(this.conn, this.#stream === null ? this.#parser.need : 0);
         if (n === null) {
           this.#eof = true;
           break;
         }
         this.#takeRequests();
+        if (this.#stream !== null) await this.#stream.conn?.whenWritable();
       }
     } catch {
       if (this.#closed) return;
@@ -79,6 +83,10 @@ export class ClientConnection implements ReplyTarget {
   deliver(req: ClientRequest, fragment: number, bytes: Uint8Array | null, reason: string): void {
     if (this.#closed) return; // the client left; its late replies are dropped
     if (fragment < 0) {
+      if (bytes === null && req.streamed) {
+        this.#close(); // part of the reply is out already: the client cannot be given a clean answer
+        return;
+      }
       if (bytes === null) this.#fail(req, reason);
       else if (this.#queue.peek() === req) {
         // The common case: the oldest request's reply goes straight to the socket buffer.
@@ -96,17 +104,32 @@ export class ClientConnection implements ReplyTarget {
     this.#writeReady();
   }
 
+  streamReply(req: ClientRequest, bytes: Uint8Array): boolean {
+    if (this.#closed) return true;
+    if (this.#queue.peek() !== req) return false;
+    req.streamed = true;
+    this.#out.append(bytes);
+    return true;
+  }
+
+  whenWritable(): Promise<void> {
+    return this.#out.whenBelow(STREAM_BACKLOG);
+  }
+
   #takeRequests(): void {
     const rb = this.#read;
     const buf = rb.buf;
     const end = rb.end;
     let start = rb.start;
     while (start < end && this.#reading) {
+      const stream = this.#stream;
+      const dropped = stream === null ? 0 : stream.dropped;
       let info: RequestInfo | null;
       try {
-        info = this.#parser.parse(buf, start, end);
+        info = this.#parser.parse(buf, start - dropped, end);
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;
+        if (stream !== null) this.#abortStream();
         const req = this.#answer(this.#protocol.clientErrorReply(err.message));
         if (err.skip >= 0) {
           start += err.skip;
@@ -117,12 +140,60 @@ export class ClientConnection implements ReplyTarget {
         this.#reading = false;
         break;
       }
-      if (info === null) break;
-      this.#handle(info, buf.subarray(start, start + info.length));
-      start += info.length;
+      if (info === null) {
+        start = this.#streamRequest(buf, start);
+        break;
+      }
+      const msgEnd = start - dropped + info.length;
+      if (stream === null) this.#handle(info, buf.subarray(start, msgEnd));
+      else {
+        stream.conn?.endStream(buf.subarray(start, msgEnd));
+        this.#stream = null;
+      }
+      start = msgEnd;
     }
     rb.consumed(start);
     this.#writeReady();
+  }
+
+  /**
+   * A large request still arriving is forwarded as it comes once its routing is known (its bytes
+   * the parser has settled go out and are dropped); returns where the kept bytes now start.
+   */
+  #streamRequest(buf: Uint8Array, start: number): number {
+    const parser = this.#parser;
+    const settled = parser.settled ?? 0;
+    let stream = this.#stream;
+    if (stream === null) {
+      if (parser.need <= streamThreshold(this.mbufSize) || settled === 0) return start;
+      const info = parser.pending?.() ?? null;
+      if (info === null) return start;
+      const head = buf.subarray(start, start + settled);
+      if (this.#protocol.intercept(info, head, this.#session) !== null) return start; // answered when whole
+      const keys = info.keys;
+      const server = keys.length === 0
+        ? this.pool.pick(head, -1, -1)
+        : this.pool.pick(head, keys[0], keys[1]);
+      const conn = server < 0 ? REFUSED_REASON : this.pool.servers[server].connection();
+      if (typeof conn === "string") return start; // fails with nutcracker's error once whole
+      const req = info.noreply ? null : new ClientRequest(this, info);
+      if (req !== null) this.#queue.push(req);
+      conn.beginStream(head, req);
+      stream = this.#stream = { conn, dropped: settled };
+      return start + settled;
+    }
+    const fresh = settled - stream.dropped;
+    if (fresh <= 0) return start;
+    stream.conn?.streamChunk(buf.subarray(start, start + fresh));
+    stream.dropped += fresh;
+    return start + fresh;
+  }
+
+  /** The client broke off a streamed request: the server connection carrying its first part cannot be used again. */
+  #abortStream(): void {
+    const conn = this.#stream?.conn;
+    this.#stream = null;
+    conn?.fail(EOF_REASON, "abort");
   }
 
   #handle(info: RequestInfo, msg: Uint8Array): void {
@@ -242,6 +313,7 @@ export class ClientConnection implements ReplyTarget {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#stream !== null) this.#abortStream();
     this.#reading = false;
     this.#out.close();
     try {

@@ -8,6 +8,13 @@ export interface ReplyTarget {
    * with a `reason`, when the request failed without a reply.
    */
   deliver(req: ClientRequest, fragment: number, bytes: Uint8Array | null, reason: string): void;
+  /**
+   * The leading part of a large whole reply, before the rest is delivered: true when it was taken
+   * (written, or dropped for a client that left), false when the request is not next in line.
+   */
+  streamReply(req: ClientRequest, bytes: Uint8Array): boolean;
+  /** Resolves when the client's socket has taken most of what was streamed to it. */
+  whenWritable(): Promise<void>;
 }
 
 /**
@@ -26,6 +33,8 @@ export class ClientRequest {
   waiting = 0;
   /** Why the first failed fragment failed (a split request then answers with that error). */
   failure: string | null = null;
+  /** Part of the reply has already been written to the client (a large reply streamed through). */
+  streamed = false;
 
   constructor(readonly sink: ReplyTarget, readonly info: RequestInfo | null) {}
 }
@@ -37,9 +46,9 @@ export class ServerRequest {
     readonly owner: ClientRequest | null,
     /** Fragment index for split requests, -1 for a whole request. */
     readonly fragment: number,
-    /** Bytes sent, for the out_queue_bytes gauge. */
-    readonly size: number,
-    /** When the request times out (ms, performance.now() clock), or Infinity. */
-    readonly deadline: number,
+    /** Bytes sent, for the out_queue_bytes gauge (grows while a large request streams). */
+    public size: number,
+    /** When the request times out (ms since epoch), or Infinity; set once a streamed request is whole. */
+    public deadline: number,
   ) {}
 }

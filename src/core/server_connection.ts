@@ -32,6 +32,10 @@ export interface ServerConnectionOptions {
 }
 
 const INITIAL_READ = 4096;
+/** Bytes written ahead of a slow reader before a streamed value waits for it. */
+export const STREAM_BACKLOG = 1 << 20;
+/** Messages larger than this are streamed through instead of being buffered whole. */
+export const streamThreshold = (mbufSize: number): number => Math.max(256 * 1024, mbufSize);
 
 export class ServerConnection {
   #conn: Deno.Conn | null = null;
@@ -41,6 +45,13 @@ export class ServerConnection {
   /** Requests sent or queued to send that expect a reply, oldest first. */
   readonly #waiting = new Queue<ServerRequest>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** A request is streaming through: others wait in #held. */
+  #streaming = false;
+  /** The streaming request's reply slot (null for noreply). */
+  #streamed: ServerRequest | null = null;
+  #held: { bytes: Uint8Array; req: ClientRequest | null; fragment: number }[] = [];
+  /** Bytes of the pending reply already streamed to its client and dropped from the read buffer. */
+  #replyDropped = 0;
   /** Requests appended but not handed to the socket yet (the in_queue gauge), and the noreply ones among them. */
   #unsent = 0;
   #unsentBytes = 0;
@@ -73,9 +84,60 @@ export class ServerConnection {
 
   /**
    * Queues a request (or a fragment) for the server. `req` null means no reply is expected
-   * (memcache noreply): the bytes are written and nothing waits.
+   * (memcache noreply): the bytes are written and nothing waits. While a large request streams
+   * through, other requests wait (copied) behind it.
    */
   send(bytes: Uint8Array, req: ClientRequest | null, fragment: number): void {
+    if (this.#streaming) {
+      this.#held.push({ bytes: bytes.slice(), req, fragment });
+      return;
+    }
+    this.#enqueue(bytes, req, fragment, this.opts.timeout > 0 ? Date.now() + this.opts.timeout : Infinity);
+  }
+
+  /**
+   * Starts a request whose value is still arriving from its client: its first bytes now, the rest
+   * through streamChunk and endStream. Its timeout starts when it is whole, as nutcracker's does.
+   */
+  beginStream(bytes: Uint8Array, req: ClientRequest | null): void {
+    this.#enqueue(bytes, req, -1, Infinity);
+    this.#streaming = true;
+    this.#streamed = req === null ? null : this.#waiting.at(this.#waiting.length - 1)!;
+  }
+
+  /** More bytes of the streaming request. */
+  streamChunk(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    const stats = this.owner.stats;
+    stats.request_bytes += bytes.length;
+    stats.in_queue_bytes += bytes.length;
+    this.#unsentBytes += bytes.length;
+    if (this.#streamed === null) this.#unsentNoreplyBytes += bytes.length;
+    else this.#streamed.size += bytes.length;
+    this.#out.append(bytes);
+  }
+
+  /** The last bytes of the streaming request; requests held behind it go out now. */
+  endStream(bytes: Uint8Array): void {
+    this.streamChunk(bytes);
+    this.#streaming = false;
+    if (this.#closed) return;
+    if (this.#streamed !== null && this.opts.timeout > 0) {
+      this.#streamed.deadline = Date.now() + this.opts.timeout;
+      if (this.#timer === undefined) this.#armTimer();
+    }
+    this.#streamed = null;
+    const held = this.#held;
+    this.#held = [];
+    for (const h of held) this.send(h.bytes, h.req, h.fragment);
+  }
+
+  /** Resolves once most of what was queued has been written (backpressure for streamed values). */
+  whenWritable(): Promise<void> {
+    return this.#out.whenBelow(STREAM_BACKLOG);
+  }
+
+  #enqueue(bytes: Uint8Array, req: ClientRequest | null, fragment: number, deadline: number): void {
     const stats = this.owner.stats;
     stats.requests++;
     stats.request_bytes += bytes.length;
@@ -89,15 +151,15 @@ export class ServerConnection {
       this.#unsentNoreplyBytes += bytes.length;
       return;
     }
-    const timed = this.opts.timeout > 0;
-    this.#waiting.push(
-      new ServerRequest(req, fragment, bytes.length, timed ? Date.now() + this.opts.timeout : Infinity),
-    );
-    if (timed && this.#timer === undefined) this.#armTimer();
+    this.#waiting.push(new ServerRequest(req, fragment, bytes.length, deadline));
+    if (deadline !== Infinity && this.#timer === undefined) this.#armTimer();
   }
 
-  /** Closes the connection: every request still waiting gets `reason`. */
-  fail(reason: string, kind: "eof" | "err" | "timeout"): void {
+  /**
+   * Closes the connection: every request still waiting gets `reason`. Kind "abort" is a close the
+   * server is not to blame for (a client left in the middle of a streamed request).
+   */
+  fail(reason: string, kind: "eof" | "err" | "timeout" | "abort"): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -119,11 +181,14 @@ export class ServerConnection {
     }
     if (kind === "eof") stats.server_eof++;
     else if (kind === "timeout") stats.server_timedout++;
-    else stats.server_err++;
-    this.owner.connectionClosed(this, true);
+    else if (kind === "err") stats.server_err++;
+    this.owner.connectionClosed(this, kind !== "abort");
     for (const sreq of this.#waiting.drain()) {
       const owner = sreq.owner;
       if (owner !== null) owner.sink.deliver(owner, sreq.fragment, null, reason);
+    }
+    for (const h of this.#held.splice(0)) {
+      if (h.req !== null) h.req.sink.deliver(h.req, h.fragment, null, reason);
     }
   }
 
@@ -146,13 +211,14 @@ export class ServerConnection {
     const rb = this.#read;
     try {
       for (;;) {
-        const n = await rb.readFrom(conn, this.#parser.need);
+        const n = await rb.readFrom(conn, this.#replyDropped > 0 ? 0 : this.#parser.need);
         if (this.#closed) return;
         if (n === null) {
           this.fail(EOF_REASON, "eof");
           return;
         }
         if (!this.#takeReplies()) return;
+        if (this.#replyDropped > 0) await this.#waiting.peek()?.owner?.sink.whenWritable();
       }
     } catch (err) {
       this.fail(socketErrorReason(err), "err");
@@ -168,8 +234,12 @@ export class ServerConnection {
     const parser = this.#parser;
     const stats = this.owner.stats;
     while (start < end) {
-      const len = parser.parse(buf, start, end);
-      if (len === 0) break;
+      const dropped = this.#replyDropped;
+      const len = parser.parse(buf, start - dropped, end);
+      if (len === 0) {
+        start = this.#streamReply(buf, start);
+        break;
+      }
       const sreq = len > 0 && !parser.failure ? this.#waiting.shift() : undefined;
       if (sreq === undefined) { // garbage, a stray reply, or -LOADING/-BUSY/-OOM
         this.fail(INVALID_REASON, "err");
@@ -182,12 +252,29 @@ export class ServerConnection {
         stats.out_queue_bytes -= sreq.size;
         stats.responses++;
         stats.response_bytes += len;
-        owner.sink.deliver(owner, sreq.fragment, buf.subarray(start, start + len), "");
+        owner.sink.deliver(owner, sreq.fragment, buf.subarray(start, start - dropped + len), "");
       }
-      start += len;
+      start += len - dropped;
+      this.#replyDropped = 0;
     }
     rb.consumed(start);
     return true;
+  }
+
+  /**
+   * A large whole reply still arriving goes to its client as it comes, when its client is next in
+   * line for it; returns where the bytes kept in the read buffer now start.
+   */
+  #streamReply(buf: Uint8Array, start: number): number {
+    const fresh = (this.#parser.settled ?? 0) - this.#replyDropped;
+    if (fresh <= 0) return start;
+    const head = this.#waiting.peek();
+    const owner = head?.owner;
+    if (owner === undefined || owner === null || head!.fragment >= 0) return start;
+    if (this.#replyDropped === 0 && this.#parser.need <= streamThreshold(this.opts.mbufSize)) return start;
+    if (!owner.sink.streamReply(owner, buf.subarray(start, start + fresh))) return start;
+    this.#replyDropped += fresh;
+    return start + fresh;
   }
 
   /** Queued requests went to the socket: from the in_queue gauge to out_queue (noreply ones just leave). */

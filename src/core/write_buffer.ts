@@ -11,6 +11,9 @@ export class WriteBuffer {
   #writing = false;
   #scheduled = false;
   #closed = false;
+  /** Bytes of the write under way. */
+  #inFlight = 0;
+  #waiters: { limit: number; resolve: () => void }[] = [];
   /** Called once when a write fails; the owner tears the connection down. */
   onError: (err: unknown) => void = () => {};
   /** Called when everything appended has been written. */
@@ -31,6 +34,17 @@ export class WriteBuffer {
     return this.#writing || this.#len > 0;
   }
 
+  /** Bytes appended and not written yet (for backpressure on streamed values). */
+  get backlog(): number {
+    return this.#len + this.#inFlight;
+  }
+
+  /** Resolves once the backlog is below `limit` bytes, or the buffer is closed. */
+  whenBelow(limit: number): Promise<void> {
+    if (this.backlog < limit || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ limit, resolve }));
+  }
+
   /** Appends bytes (copied) to the next write. */
   append(bytes: Uint8Array): void {
     if (this.#closed) return;
@@ -45,6 +59,7 @@ export class WriteBuffer {
   close(): void {
     this.#closed = true;
     this.#len = 0;
+    this.#wake();
   }
 
   /** Writes now what is pending, unless a write is already running (which picks it up). */
@@ -59,6 +74,15 @@ export class WriteBuffer {
     if (this.#scheduled || this.#writing) return;
     this.#scheduled = true;
     if (pending.push(this) === 1) queueMicrotask(flushPending);
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) {
+      if (this.#closed || this.backlog < w.limit) w.resolve();
+      else this.#waiters.push(w);
+    }
   }
 
   #grow(need: number): void {
@@ -79,7 +103,12 @@ export class WriteBuffer {
         this.#len = 0;
         this.onSend();
         let off = 0;
-        while (off < len) off += await conn.write(out.subarray(off, len));
+        this.#inFlight = len;
+        while (off < len) {
+          off += await conn.write(out.subarray(off, len));
+          this.#inFlight = len - off;
+          if (this.#waiters.length > 0) this.#wake();
+        }
         // Keep the buffer for the next swap only while it is of ordinary size.
         this.#spare = out.length <= this.baseSize * 4 ? out : EMPTY;
       }
