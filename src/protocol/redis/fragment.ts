@@ -4,7 +4,6 @@
  */
 import type { Fragment, RequestInfo } from "../types.ts";
 import { CMD, COMMANDS, Shape } from "./commands.ts";
-import { errReply } from "./error_reply.ts";
 
 const CR = 13;
 const STAR = 42;
