@@ -103,10 +103,15 @@ export class Wire {
       this.#eof = true;
       return true;
     }
-    const next = new Uint8Array(this.#buf.length + got.n);
-    next.set(this.#buf);
-    next.set(got.chunk.subarray(0, got.n), this.#buf.length);
-    this.#buf = next;
+    // #buf is a view on the front of a store that doubles, so large replies cost linear time.
+    const len = this.#buf.length;
+    let store = new Uint8Array(this.#buf.buffer, this.#buf.byteOffset);
+    if (len + got.n > store.length) {
+      store = new Uint8Array(Math.max(2 * store.length, len + got.n, 65536));
+      store.set(this.#buf);
+    }
+    store.set(got.chunk.subarray(0, got.n), len);
+    this.#buf = store.subarray(0, len + got.n);
     return true;
   }
 
