@@ -1,14 +1,13 @@
 /** Opens a connection to a backend server, resolving its host name on every attempt as nutcracker does. */
 import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
 import type { ServerConfig } from "../config/types.ts";
-import { HostDownError } from "./errors.ts";
+import { HostDownError, isAddress } from "./errors.ts";
 
 /** Connects to the server (TCP with TCP_NODELAY, or a unix socket). */
 export async function connectServer(server: ServerConfig): Promise<Deno.Conn> {
   if (server.kind === "unix") return await Deno.connect({ transport: "unix", path: server.path });
   let hostname = server.host;
-  if (isIP(hostname) === 0) {
+  if (!isAddress(hostname)) {
     try {
       hostname = (await lookup(hostname)).address;
     } catch {

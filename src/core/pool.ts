@@ -7,9 +7,8 @@ import type { PoolConfig, ServerConfig } from "../config/types.ts";
 import type { Protocol } from "../protocol/types.ts";
 import { PLACEHOLDER, Router } from "../routing/router.ts";
 import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
 import { PoolStats, ServerStats } from "../stats/counters.ts";
-import { HOST_DOWN_REASON, socketErrorReason } from "./errors.ts";
+import { HOST_DOWN_REASON, isAddress, socketErrorReason } from "./errors.ts";
 import { ServerConnection, type ServerConnectionOptions, type ServerOwner } from "./server_connection.ts";
 
 /** One backend server of a pool. */
@@ -50,7 +49,7 @@ export class Server implements ServerOwner {
 
   /** Resolves the host name again (nutcracker resolves on every connect); a failure makes connects fail at once. */
   async resolve(): Promise<void> {
-    if (this.config.kind !== "tcp" || isIP(this.config.host) !== 0 || this.#resolving) return;
+    if (this.config.kind !== "tcp" || isAddress(this.config.host) || this.#resolving) return;
     this.#resolving = true;
     try {
       await lookup(this.config.host);

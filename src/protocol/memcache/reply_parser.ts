@@ -69,10 +69,20 @@ export class MemcacheReplyParser implements ReplyParser {
   #vlen = 0;
   /** End of the current data block, relative to the reply start. */
   #dataEnd = 0;
+  #settled = 0;
 
   /** After a 0 inside a VALUE block: the length the reply has at least (through the block and END). */
   get need(): number {
     return this.#need;
+  }
+
+  /**
+   * After a 0: bytes never read again. Each line is read from its start (no earlier), and a data
+   * block only at its `\r\n`: the completed VALUE blocks, the current line's predecessors and the
+   * data received so far may be dropped.
+   */
+  get settled(): number {
+    return this.#settled;
   }
 
   /** Length of the reply starting at buf[start], 0 for more bytes, -1 for no valid reply. */
@@ -86,6 +96,7 @@ export class MemcacheReplyParser implements ReplyParser {
         if ((cr < end && buf[cr] !== CR) || (cr + 1 < end && buf[cr + 1] !== LF)) return this.#fail();
         if (cr + 2 > end) {
           this.#state = DATA;
+          this.#settled = Math.min(end, cr) - start;
           return 0;
         }
         // The next line of the same reply: another VALUE block or the END.
@@ -99,6 +110,7 @@ export class MemcacheReplyParser implements ReplyParser {
         if (p < end) return this.#fail();
         this.#state = state;
         this.#off = p - start;
+        this.#settled = this.#line;
         return 0;
       }
       let c = buf[p];
@@ -240,6 +252,7 @@ export class MemcacheReplyParser implements ReplyParser {
     this.#off = 0;
     this.#line = 0;
     this.#need = 0;
+    this.#settled = 0;
     return length;
   }
 

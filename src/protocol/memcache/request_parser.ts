@@ -82,10 +82,28 @@ export class MemcacheRequestParser implements RequestParser {
   #keys: number[] = [];
   /** Header bytes allowed before the line must end. */
   #limit = MAX_HEADER;
+  #settled = 0;
 
   /** After a null: the whole request's length once a storage header is parsed, else 0. */
   get need(): number {
     return this.#need;
+  }
+
+  /**
+   * After a null: bytes never read again. Only a storage command's data block gives bytes away (the
+   * header line and the data received so far): header lines are short and read again on each call.
+   */
+  get settled(): number {
+    return this.#settled;
+  }
+
+  /**
+   * After a null: a storage command whose header line is parsed, to be forwarded while its data
+   * block arrives (nothing else streams: other requests are one short line).
+   */
+  pending(): RequestInfo | null {
+    if (this.#state !== DATA) return null;
+    return this.#info(this.#need);
   }
 
   /** Frames the request starting at buf[start] from bytes below `end`; see RequestParser.parse. */
@@ -278,29 +296,40 @@ export class MemcacheRequestParser implements RequestParser {
     }
   }
 
-  /** The data block of a storage command: `#need` bytes in all, the last two `\r\n`. */
+  /**
+   * The data block of a storage command: `#need` bytes in all, the last two `\r\n`. Only those two
+   * bytes are read, so everything before them may be dropped once received.
+   */
   #data(buf: Uint8Array, start: number, end: number): RequestInfo | null {
     const cr = start + this.#need - 2;
     if ((cr < end && buf[cr] !== CR) || (cr + 1 < end && buf[cr + 1] !== LF)) {
       throw new ProtocolError("bad data chunk");
     }
-    return cr + 2 <= end ? this.#done(this.#need) : null;
+    if (cr + 2 <= end) return this.#done(this.#need);
+    this.#settled = Math.min(end, cr) - start;
+    return null;
   }
 
-  /** The framed request; the parser is reset for the next one. */
-  #done(length: number): RequestInfo {
+  /** The request as framed so far (keys, noreply and command are final once the header is parsed). */
+  #info(length: number): RequestInfo {
     const cmd = this.#cmd;
     const keys = this.#keys;
-    const req: RequestInfo = {
+    return {
       length,
       action: cmd === Cmd.Quit ? Action.Quit : keys.length >= 4 ? Action.Split : Action.Forward,
       keys,
       noreply: this.#noreply,
       cmd,
     };
+  }
+
+  /** The framed request; the parser is reset for the next one. */
+  #done(length: number): RequestInfo {
+    const req = this.#info(length);
     this.#state = START;
     this.#off = 0;
     this.#need = 0;
+    this.#settled = 0;
     this.#noreply = false;
     this.#limit = MAX_HEADER;
     return req;

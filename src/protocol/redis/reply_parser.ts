@@ -55,6 +55,11 @@ function isInteger(buf: Uint8Array, from: number, to: number): boolean {
 export class RedisReplyParser implements ReplyParser {
   failure = false;
   need = 0;
+  /**
+   * After a 0: bytes never read again. Each element's line is read from its first byte, a bulk's
+   * data only at its CRLF: the elements completed so far and the data received may be dropped.
+   */
+  settled = 0;
   /** Relative offset of the next element's first byte. */
   #pos = 0;
   /** Relative offset where the search for the current line's CR resumes. */
@@ -72,6 +77,7 @@ export class RedisReplyParser implements ReplyParser {
         const dataEnd = this.#dataEnd;
         if (dataEnd + 2 > avail) {
           this.need = dataEnd + 2;
+          this.settled = Math.min(avail, dataEnd);
           return 0;
         }
         if (buf[start + dataEnd] !== CR || buf[start + dataEnd + 1] !== LF) return this.#invalid();
@@ -81,6 +87,7 @@ export class RedisReplyParser implements ReplyParser {
         continue;
       }
       const pos = this.#pos;
+      this.settled = pos;
       if (pos >= avail) return 0;
       let cr = start + Math.max(pos + 1, this.#scan);
       while (cr < end && buf[cr] !== CR) cr++;
@@ -141,11 +148,13 @@ export class RedisReplyParser implements ReplyParser {
     const length = this.#pos;
     this.failure = failure;
     this.#pos = 0;
+    this.settled = 0;
     return length;
   }
 
   #invalid(): number {
     this.#pos = 0;
+    this.settled = 0;
     this.#scan = 0;
     this.#dataEnd = -1;
     this.#remaining.length = 0;

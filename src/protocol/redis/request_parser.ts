@@ -55,6 +55,12 @@ function quotedName(buf: Uint8Array, start: number, end: number): string {
 /** Frames one client's redis requests; keeps its place across calls so no byte is scanned twice. */
 export class RedisRequestParser implements RequestParser {
   need = 0;
+  /**
+   * After a null: bytes never read again. Each `$` line is read from its start; an argument's data
+   * only at its CRLF, except the name and EVAL's numkeys, read whole once complete (and then kept as
+   * the command id, the quoted name of an unsupported one, numkeys' validity).
+   */
+  settled = 0;
   /** Keys must be shorter than this (nutcracker's mbuf payload size). */
   readonly #keyLimit: number;
   #phase = HEADER;
@@ -63,10 +69,9 @@ export class RedisRequestParser implements RequestParser {
   #arg = 0;
   #cmd = -1;
   #shape: Shape = Shape.NoKey;
-  #nameStart = 0;
-  #nameEnd = 0;
-  #numkeysStart = 0;
-  #numkeysEnd = 0;
+  /** The name of an unsupported command, quoted for the refusal once the request is complete. */
+  #unsupported = "";
+  #numkeysOk = true;
   #dataStart = 0;
   #dataEnd = 0;
   #keys: number[] = [];
@@ -84,9 +89,9 @@ export class RedisRequestParser implements RequestParser {
     for (;;) {
       switch (this.#phase) {
         case HEADER: {
-          if (avail === 0) return null;
+          if (avail === 0) return this.#wait(0);
           if (buf[start] !== STAR) this.#fail("Protocol error: expected '*'");
-          if (!this.#readLength(buf, start, end, "multibulk")) return null;
+          if (!this.#readLength(buf, start, end, "multibulk")) return this.#wait(0);
           if (this.#num === 0) this.#fail("Protocol error: invalid multibulk length");
           this.#nargs = this.#num;
           this.#pos = this.#next - start;
@@ -95,9 +100,9 @@ export class RedisRequestParser implements RequestParser {
         }
         case BULK_HEADER: {
           const at = start + this.#pos;
-          if (at >= end) return null;
+          if (at >= end) return this.#wait(this.#pos);
           if (buf[at] !== DOLLAR) this.#fail("Protocol error: expected '$'");
-          if (!this.#readLength(buf, at, end, "bulk")) return null;
+          if (!this.#readLength(buf, at, end, "bulk")) return this.#wait(this.#pos);
           this.#dataStart = this.#next - start;
           this.#dataEnd = this.#dataStart + this.#num;
           // Checked as soon as the length is known, as nutcracker does, so a huge key is never buffered.
@@ -111,50 +116,86 @@ export class RedisRequestParser implements RequestParser {
           const dataEnd = this.#dataEnd;
           if (dataEnd + 2 > avail) {
             this.need = dataEnd + 2;
-            return null;
+            return this.#wait(this.#readsWhole() ? this.#dataStart : Math.min(avail, dataEnd));
           }
           if (buf[start + dataEnd] !== CR || buf[start + dataEnd + 1] !== LF) {
             this.#fail("Protocol error: expected CRLF after bulk data");
           }
           this.#takeArg(buf, start);
           this.#pos = dataEnd + 2;
-          if (++this.#arg === this.#nargs) return this.#finish(buf, start);
+          if (++this.#arg === this.#nargs) return this.#finish();
           this.#phase = BULK_HEADER;
         }
       }
     }
   }
 
-  /** Records what argument #arg means once its bytes are complete. */
+  /**
+   * After a null: the pending request when its routing key is complete and it is sure to be
+   * forwarded as it is (a supported command with one routing key, right arity, valid numkeys, not
+   * AUTH), else null. Its length is known once the last argument's length is.
+   */
+  pending(): RequestInfo | null {
+    if (!this.#streams()) return null;
+    const last = this.#phase === BULK_DATA && this.#arg === this.#nargs - 1;
+    return {
+      length: last ? this.#dataEnd + 2 : 0,
+      action: Action.Forward,
+      keys: this.#keys,
+      noreply: false,
+      cmd: this.#cmd,
+    };
+  }
+
+  #streams(): boolean {
+    const cmd = this.#cmd;
+    if (cmd < 0 || cmd === CMD.auth) return false;
+    const spec = COMMANDS[cmd];
+    if (this.#nargs < spec.minArgs || this.#nargs > spec.maxArgs) return false;
+    if (spec.shape === Shape.FirstKey) return this.#arg >= 2;
+    return spec.shape === Shape.Script && this.#arg >= 4 && this.#numkeysOk;
+  }
+
+  /** Whether the pending argument's bytes are read once complete: the name, EVAL's numkeys. */
+  #readsWhole(): boolean {
+    return this.#arg === 0 || (this.#shape === Shape.Script && this.#arg === 2);
+  }
+
+  /** Waits for more bytes, `settled` of them never read again. */
+  #wait(settled: number): null {
+    this.settled = settled;
+    return null;
+  }
+
+  /**
+   * Records what argument #arg means once its bytes are complete; whatever #finish needs from them
+   * is taken now, as they may be dropped before the request completes.
+   */
   #takeArg(buf: Uint8Array, start: number): void {
-    const s = this.#dataStart;
-    const e = this.#dataEnd;
+    const s = start + this.#dataStart;
+    const e = start + this.#dataEnd;
     if (this.#arg === 0) {
-      this.#nameStart = s;
-      this.#nameEnd = e;
-      this.#cmd = lookupCommand(buf, start + s, start + e);
+      this.#cmd = lookupCommand(buf, s, e);
       if (this.#cmd >= 0) this.#shape = COMMANDS[this.#cmd].shape;
+      else this.#unsupported = quotedName(buf, s, e);
     } else if (isKeyPosition(this.#shape, this.#arg)) {
-      this.#keys.push(s, e);
+      this.#keys.push(this.#dataStart, this.#dataEnd);
     } else if (this.#shape === Shape.Script && this.#arg === 2) {
-      this.#numkeysStart = s;
-      this.#numkeysEnd = e;
+      this.#numkeysOk = isPositiveDecimal(buf, s, e);
     }
   }
 
   /** Checks the complete request and describes it; refusals keep the client (skip = its length). */
-  #finish(buf: Uint8Array, start: number): RequestInfo {
+  #finish(): RequestInfo {
     const length = this.#pos;
     const cmd = this.#cmd;
     const keys = this.#keys;
     const nargs = this.#nargs;
-    const numkeysOk = this.#shape !== Shape.Script ||
-      isPositiveDecimal(buf, start + this.#numkeysStart, start + this.#numkeysEnd);
-    const nameStart = start + this.#nameStart;
-    const nameEnd = start + this.#nameEnd;
+    const numkeysOk = this.#numkeysOk;
+    const unsupported = this.#unsupported;
     this.#reset();
     if (cmd < 0) {
-      throw new ProtocolError(`unsupported command '${quotedName(buf, nameStart, nameEnd)}'`, length);
+      throw new ProtocolError(`unsupported command '${unsupported}'`, length);
     }
     const spec = COMMANDS[cmd];
     if (nargs < spec.minArgs || nargs > spec.maxArgs || (spec.shape === Shape.Pairs && (nargs & 1) === 0)) {
@@ -206,9 +247,10 @@ export class RedisRequestParser implements RequestParser {
     this.#arg = 0;
     this.#cmd = -1;
     this.#shape = Shape.NoKey;
-    this.#numkeysStart = 0;
-    this.#numkeysEnd = 0;
+    this.#unsupported = "";
+    this.#numkeysOk = true;
     this.#keys = [];
     this.need = 0;
+    this.settled = 0;
   }
 }
