@@ -77,6 +77,7 @@ export class ClientConnection implements ReplyTarget {
       return;
     }
     this.#reading = false;
+    if (this.#stream !== null) this.#abortStream(); // EOF in the middle of a streamed request
     this.#finishIfDone();
   }
 
@@ -162,11 +163,11 @@ export class ClientConnection implements ReplyTarget {
    */
   #streamRequest(buf: Uint8Array, start: number): number {
     const parser = this.#parser;
-    const settled = parser.settled ?? 0;
+    const settled = parser.settled;
     let stream = this.#stream;
     if (stream === null) {
       if (parser.need <= streamThreshold(this.mbufSize) || settled === 0) return start;
-      const info = parser.pending?.() ?? null;
+      const info = parser.pending();
       if (info === null) return start;
       const head = buf.subarray(start, start + settled);
       if (this.#protocol.intercept(info, head, this.#session) !== null) return start; // answered when whole

@@ -266,7 +266,7 @@ export class ServerConnection {
    * line for it; returns where the bytes kept in the read buffer now start.
    */
   #streamReply(buf: Uint8Array, start: number): number {
-    const fresh = (this.#parser.settled ?? 0) - this.#replyDropped;
+    const fresh = this.#parser.settled - this.#replyDropped;
     if (fresh <= 0) return start;
     const head = this.#waiting.peek();
     const owner = head?.owner;

@@ -61,14 +61,14 @@ export interface RequestParser {
    * by the bytes dropped, so offsets stay relative to the request's first byte (start may become
    * negative: indexes below the first byte kept are never read).
    */
-  readonly settled?: number;
+  readonly settled: number;
   /**
    * After a null: the pending request's routing when it is already known and the request may be
    * forwarded while it arrives (one key, no split, no local answer: e.g. a set or SET with a large
    * value), else null. Its keys lie within the settled bytes; its `length` is the total when known,
    * else 0. The complete request is still returned by `parse` once its last byte arrives.
    */
-  pending?(): RequestInfo | null;
+  pending(): RequestInfo | null;
 }
 
 /** Frames replies from a server byte stream. One instance per server connection. */
@@ -87,7 +87,7 @@ export interface ReplyParser {
    * core may forward and drop them, and then calls with `start` moved back by the bytes dropped
    * (as RequestParser.settled).
    */
-  readonly settled?: number;
+  readonly settled: number;
 }
 
 /** One sub-request of a split request, for one server. */

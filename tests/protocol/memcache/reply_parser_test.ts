@@ -1,6 +1,6 @@
 import assert from "assert";
 import { MemcacheReplyParser } from "../../../src/protocol/memcache/reply_parser.ts";
-import { chunkings, feed, type Frame } from "../split_feed.ts";
+import { chunkings, evenReads, feed, feedDropping, type Frame, replyLengths } from "../split_feed.ts";
 import { concat, freePort, needs, startNutcracker } from "../../support/procs.ts";
 import { bin, str } from "./latin1.ts";
 
@@ -13,7 +13,7 @@ class NotAReply extends Error {}
  */
 function framer(parser = new MemcacheReplyParser()): Frame<string> {
   let promised = 0;
-  return (buf, start, end) => {
+  return (buf, start, end, message) => {
     const n = parser.parse(buf, start, end);
     assert.equal(parser.failure, false);
     if (n < 0) throw new NotAReply();
@@ -26,7 +26,7 @@ function framer(parser = new MemcacheReplyParser()): Frame<string> {
     }
     assert.ok(n >= promised, `need ${promised} promised, reply is ${n}`);
     promised = 0;
-    return { length: n, value: str(buf, start, start + n) };
+    return { length: n, value: str(message(0, n)) };
   };
 }
 
@@ -35,6 +35,17 @@ function assertEveryChunking(replies: string[]): void {
   const stream = bin(replies.join(""));
   for (const cuts of chunkings(stream.length)) {
     const { values, rest } = feed(stream, cuts, framer());
+    if (rest !== 0) assert.fail(`reads ending at ${cuts.slice(0, 3)}...: ${rest} bytes left unframed`);
+    assert.deepEqual(values, replies, `reads ending at ${cuts.slice(0, 3)}...`);
+  }
+}
+
+/** Asserts that every chunking frames each reply when the settled bytes are dropped after each read. */
+function assertDropsEveryChunking(replies: string[]): void {
+  const stream = bin(replies.join(""));
+  for (const cuts of chunkings(stream.length)) {
+    const parser = new MemcacheReplyParser();
+    const { values, rest } = feedDropping(stream, cuts, framer(parser), () => parser.settled);
     if (rest !== 0) assert.fail(`reads ending at ${cuts.slice(0, 3)}...: ${rest} bytes left unframed`);
     assert.deepEqual(values, replies, `reads ending at ${cuts.slice(0, 3)}...`);
   }
@@ -98,6 +109,56 @@ Deno.test("a pipeline of every reply frames reply by reply under every chunking"
   assertEveryChunking(REPLIES);
 });
 
+Deno.test("every reply frames the same when settled bytes are dropped after each read, never read again", () => {
+  for (const reply of REPLIES) assertDropsEveryChunking([reply]);
+  assertDropsEveryChunking(REPLIES);
+});
+
+Deno.test("settled covers the completed VALUE blocks and the data received, never the line being read", () => {
+  // Offsets: first VALUE line 0..12, x 13, \r\n 14..15; second line 16..28, yz 29..30, \r\n 31..32; END 33.
+  const reply = bin("VALUE a 0 1\r\nx\r\nVALUE b 3 2\r\nyz\r\nEND\r\n");
+  const parser = new MemcacheReplyParser();
+  const settled = [];
+  for (let end = 0; end < reply.length; end++) {
+    assert.equal(parser.parse(reply, 0, end), 0);
+    settled.push(parser.settled);
+  }
+  assert.deepEqual(settled, [
+    ...Array(13).fill(0), // the first VALUE line
+    13, // its data: none received,
+    14, // x received,
+    14, // and the \r (read again with its \n)
+    ...Array(13).fill(16), // the second VALUE line, from its start
+    29,
+    30,
+    31,
+    31, // its data, likewise
+    ...Array(5).fill(33), // END, from its start
+  ]);
+  assert.equal(parser.parse(reply, 0, reply.length), reply.length);
+  assert.equal(parser.settled, 0);
+});
+
+Deno.test("a 2 MB get reply read 64 KiB at a time streams through, the buffer never holding more than two reads", () => {
+  const size = 1 << 20;
+  const data = new Uint8Array(size).fill(0x62);
+  for (let i = 0; i < size - 7; i += 999) data.set(bin("\r\nEND\r\n"), i);
+  const block = (key: string) => concat([bin(`VALUE ${key} 0 ${size}\r\n`), data, bin("\r\n")]);
+  const reply = concat([block("a"), block("b"), bin("END\r\n")]);
+  const stream = concat([reply, bin("STORED\r\n")]);
+  const parser = new MemcacheReplyParser();
+  const read = 1 << 16;
+  const { values, rest, maxHeld } = feedDropping(
+    stream,
+    evenReads(stream.length, read),
+    replyLengths(parser),
+    () => parser.settled,
+  );
+  assert.equal(rest, 0);
+  assert.deepEqual(values, [reply.length, 8]);
+  assert.ok(maxHeld <= 2 * read, `held ${maxHeld}`);
+});
+
 Deno.test("a get reply is incomplete until its END line", () => {
   const parser = new MemcacheReplyParser();
   const text = bin("VALUE a 0 1\r\nx\r\nEND\r\n");
@@ -122,11 +183,7 @@ Deno.test("a 1 MB+ value with \\r\\n and END inside frames under every chunking"
   for (let i = 0; i < size - 5; i += 999) data.set(bin("\r\nEND\r\n"), i);
   const stream = concat([bin(`VALUE big 0 ${size}\r\n`), data, bin("\r\nEND\r\n")]);
   for (const cuts of chunkings(stream.length)) {
-    const parser = new MemcacheReplyParser();
-    const { values } = feed(stream, cuts, (buf, start, end) => {
-      const n = parser.parse(buf, start, end);
-      return n > 0 ? { length: n, value: n } : null;
-    }, false);
+    const { values } = feed(stream, cuts, replyLengths(new MemcacheReplyParser()), false);
     assert.deepEqual(values, [stream.length]);
   }
 });
@@ -176,6 +233,25 @@ Deno.test("a refusal holds under every chunking", () => {
   for (const text of ["OK\r\n", "VALUE a 0 1\r\nxy\r\nEND\r\n", "VALUE a 0 1\r\nx\r\nSTORED\r\n"]) {
     for (const cuts of chunkings(text.length)) {
       assert.throws(() => feed(bin(text), cuts, framer()), NotAReply, JSON.stringify(text));
+    }
+  }
+});
+
+Deno.test("a refusal holds when settled bytes are dropped after each read", () => {
+  for (
+    const text of [
+      "VALUE a 0 1\r\nxy\r\nEND\r\n",
+      "VALUE a 0 1\r\nx\r\nSTORED\r\n",
+      "VALUE a 0 1\r\nx\r\nEND \r\n",
+    ]
+  ) {
+    for (const cuts of chunkings(text.length)) {
+      const parser = new MemcacheReplyParser();
+      assert.throws(
+        () => feedDropping(bin(text), cuts, framer(parser), () => parser.settled),
+        NotAReply,
+        JSON.stringify(text),
+      );
     }
   }
 });

@@ -1,8 +1,16 @@
 import assert from "assert";
 import { Action, ProtocolError } from "../../../src/protocol/types.ts";
-import { Cmd } from "../../../src/protocol/memcache/commands.ts";
+import { Cmd, isStorage } from "../../../src/protocol/memcache/commands.ts";
 import { MemcacheRequestParser } from "../../../src/protocol/memcache/request_parser.ts";
-import { chunkings, feed, type Frame } from "../split_feed.ts";
+import {
+  chunkings,
+  evenReads,
+  feed,
+  feedDropping,
+  type Frame,
+  requestCore,
+  type Routed,
+} from "../split_feed.ts";
 import { concat, freePort, needs, startMemcached, startNutcracker } from "../../support/procs.ts";
 import { bin, str } from "./latin1.ts";
 
@@ -21,7 +29,7 @@ interface Framed {
  */
 function framer(parser = new MemcacheRequestParser()): Frame<Framed> {
   let promised = 0;
-  return (buf, start, end) => {
+  return (buf, start, end, message) => {
     const info = parser.parse(buf, start, end);
     if (info === null) {
       if (parser.need > 0) {
@@ -35,7 +43,7 @@ function framer(parser = new MemcacheRequestParser()): Frame<Framed> {
     assert.equal(parser.need, 0);
     const keys: string[] = [];
     for (let i = 0; i < info.keys.length; i += 2) {
-      keys.push(str(buf, start + info.keys[i], start + info.keys[i + 1]));
+      keys.push(str(message(info.keys[i], info.keys[i + 1])));
     }
     const framed = { length: info.length, action: info.action, cmd: info.cmd, keys, noreply: info.noreply };
     return { length: info.length, value: framed };
@@ -68,6 +76,41 @@ function assertEveryChunking(stream: Uint8Array, expected: Framed[], copy = true
     if (rest !== 0) assert.fail(`reads ending at ${cuts.slice(0, 3)}...: ${rest} bytes left unframed`);
     assert.deepEqual(values, expected, `reads ending at ${cuts.slice(0, 3)}...`);
   }
+}
+
+/** A request as pending() routed it before it was complete, compared like a framed one. */
+function routing({ info, keys }: Routed): Framed {
+  return {
+    length: info.length,
+    action: info.action,
+    cmd: info.cmd,
+    keys: keys.map((k) => str(k)),
+    noreply: info.noreply,
+  };
+}
+
+/**
+ * Asserts that every chunking of the stream frames `expected` when the core drops bytes: all the
+ * settled bytes after each read, or (as the core does) only once pending() routes the request, in
+ * which case that routing must be the request's. Returns the indexes of the requests routed early
+ * when read a byte at a time.
+ */
+function assertDropsEveryChunking(stream: Uint8Array, expected: Framed[]): number[] {
+  let streamed: number[] = [];
+  for (const cuts of chunkings(stream.length)) {
+    const eager = new MemcacheRequestParser();
+    const all = feedDropping(stream, cuts, framer(eager), () => eager.settled);
+    assert.equal(all.rest, 0);
+    assert.deepEqual(all.values, expected, `reads ending at ${cuts.slice(0, 3)}...`);
+    const parser = new MemcacheRequestParser();
+    const core = requestCore(parser);
+    const some = feedDropping(stream, cuts, framer(parser), core.settle);
+    assert.equal(some.rest, 0);
+    assert.deepEqual(some.values, expected, `reads ending at ${cuts.slice(0, 3)}...`);
+    for (const [i, routed] of core.routed) assert.deepEqual(routing(routed), expected[i]);
+    streamed = [...core.routed.keys()];
+  }
+  return streamed;
 }
 
 /** The reason the parser gives for refusing `text` read whole (fails if it is accepted). */
@@ -169,6 +212,74 @@ Deno.test("a pipeline of every form in one buffer frames message by message unde
   const texts = ACCEPTED.map(([text]) => text);
   const expected = ACCEPTED.map(([text, cmd, keys, opts]) => req(text, cmd, keys, opts));
   assertEveryChunking(bin(texts.join("")), expected);
+});
+
+Deno.test("every message frames the same when settled bytes are dropped after each read, never read again", () => {
+  for (const [text, cmd, keys, opts] of ACCEPTED) {
+    assertDropsEveryChunking(bin(text), [req(text, cmd, keys, opts)]);
+  }
+  const texts = ACCEPTED.map(([text]) => text);
+  const expected = ACCEPTED.map(([text, cmd, keys, opts]) => req(text, cmd, keys, opts));
+  const streamed = assertDropsEveryChunking(bin(texts.join("")), expected);
+  // Read a byte at a time, exactly the storage commands are routed before they are complete.
+  assert.deepEqual(streamed, expected.flatMap((r, i) => isStorage(r.cmd) ? [i] : []));
+});
+
+Deno.test("settled is 0 in the header line, then the header and the data received, short of the final \\r\\n", () => {
+  const text = bin("set k 0 0 5\r\nhello\r\n");
+  const parser = new MemcacheRequestParser();
+  const settled = [];
+  for (let end = 0; end < text.length; end++) {
+    assert.equal(parser.parse(text, 0, end), null);
+    settled.push(parser.settled);
+  }
+  assert.deepEqual(settled, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 14, 15, 16, 17, 18, 18]);
+  assert.equal(parser.parse(text, 0, text.length)?.length, text.length);
+  assert.equal(parser.settled, 0);
+});
+
+Deno.test("pending() routes a storage command once its header line is parsed; no other command streams", () => {
+  for (const [text, cmd, keys, opts] of ACCEPTED) {
+    const whole = bin(text);
+    const headerEnd = text.indexOf("\r\n", text.indexOf(" ")) + 2;
+    for (let end = 0; end < whole.length; end++) {
+      const parser = new MemcacheRequestParser();
+      assert.equal(parser.parse(whole, 0, end), null);
+      const info = parser.pending();
+      if (!isStorage(cmd) || end < headerEnd) {
+        assert.equal(info, null, `${JSON.stringify(text)} cut at ${end}`);
+        continue;
+      }
+      assert.ok(info, `${JSON.stringify(text)} cut at ${end}`);
+      const routed = { ...info, keys: [str(whole, info.keys[0], info.keys[1])] };
+      assert.deepEqual(routed, req(text, cmd, keys, opts));
+    }
+  }
+});
+
+Deno.test("a 2 MB set read 64 KiB at a time streams through, the buffer never holding more than two reads", () => {
+  const size = 2 << 20;
+  const data = new Uint8Array(size).fill(0x61);
+  for (let i = 0; i < size; i += 1000) data.set([13, 10], i);
+  const header = `set big 5 0 ${size}\r\n`;
+  const stream = concat([bin(header), data, bin("\r\n"), bin("get big\r\n")]);
+  const parser = new MemcacheRequestParser();
+  const core = requestCore(parser);
+  const read = 1 << 16;
+  const { values, rest, maxHeld, drops } = feedDropping(
+    stream,
+    evenReads(stream.length, read),
+    framer(parser),
+    core.settle,
+  );
+  assert.equal(rest, 0);
+  const set = { ...req(header, Cmd.Set, ["big"]), length: header.length + size + 2 };
+  assert.deepEqual(values, [set, req("get big\r\n", Cmd.Get, ["big"])]);
+  const routed = core.routed.get(0);
+  assert.ok(routed);
+  assert.deepEqual(routing(routed), set);
+  assert.ok(maxHeld <= 2 * read, `held ${maxHeld}`);
+  assert.ok(drops >= size / read - 1, `${drops} drops`);
 });
 
 Deno.test("a 1 MB+ value with \\r\\n inside frames under every chunking, its length known from the header", () => {
@@ -291,6 +402,28 @@ Deno.test("rejections hold under every chunking", () => {
         ProtocolError,
         JSON.stringify(text),
       );
+    }
+  }
+});
+
+Deno.test("rejections give the same reason when the settled bytes are dropped after each read", () => {
+  /** The reason for refusing `stream` read in reads ending at `cuts`, dropping settled bytes or not. */
+  const reason = (stream: Uint8Array, cuts: number[], drop: boolean): string => {
+    const parser = new MemcacheRequestParser();
+    try {
+      if (drop) feedDropping(stream, cuts, framer(parser), () => parser.settled);
+      else feed(stream, cuts, framer(parser));
+    } catch (e) {
+      if (e instanceof ProtocolError) return e.message;
+      throw e;
+    }
+    return assert.fail("accepted");
+  };
+  for (const [text] of REFUSED) {
+    const stream = bin(text);
+    for (const cuts of chunkings(Math.min(stream.length, 300))) {
+      const reads = [...cuts, stream.length];
+      assert.equal(reason(stream, reads, true), reason(stream, reads, false), JSON.stringify(text));
     }
   }
 });

@@ -2,40 +2,51 @@ import assert from "assert";
 import { RedisReplyParser } from "../../../src/protocol/redis/reply_parser.ts";
 import { RedisRequestParser } from "../../../src/protocol/redis/request_parser.ts";
 import { freePort, needs, startNutcracker } from "../../support/procs.ts";
-import { chunkings, feed, type Frame } from "../split_feed.ts";
+import { chunkings, evenReads, feed, feedDropping, type Frame, replyLengths } from "../split_feed.ts";
 import { bytes, command, concat, text } from "./resp.ts";
 
 /** A framed reply as tests compare it. */
 type Framed = { reply: string; failure: boolean };
 
 function framer(parser: RedisReplyParser): Frame<Framed> {
-  return (buf, start, end) => {
+  return (buf, start, end, message) => {
     const n = parser.parse(buf, start, end);
     if (n < 0) throw new Error("invalid reply");
     if (n === 0) return null;
-    return { length: n, value: { reply: text(buf.subarray(start, start + n)), failure: parser.failure } };
+    return { length: n, value: { reply: text(message(0, n)), failure: parser.failure } };
   };
 }
 
-/** Asserts that every chunking of the stream frames `expected`. */
+/** Reads ending at `cuts` through a parser, as the core does with or without dropping settled bytes. */
+function feedings(): ((stream: Uint8Array, cuts: number[]) => { values: Framed[]; rest: number })[] {
+  return [
+    (stream, cuts) => feed(stream, cuts, framer(new RedisReplyParser())),
+    (stream, cuts) => {
+      const parser = new RedisReplyParser();
+      return feedDropping(stream, cuts, framer(parser), () => parser.settled);
+    },
+  ];
+}
+
+/** Asserts that every chunking of the stream frames `expected`, settled bytes dropped after each read or not. */
 function assertEveryChunking(stream: Uint8Array, expected: Framed[]): void {
   for (const cuts of chunkings(stream.length)) {
-    const { values, rest } = feed(stream, cuts, framer(new RedisReplyParser()));
-    if (rest !== 0 || values.length !== expected.length) {
-      assert.fail(`cuts ${cuts.slice(0, 3)}: ${rest} left`);
+    for (const feeding of feedings()) {
+      const { values, rest } = feeding(stream, cuts);
+      if (rest !== 0 || values.length !== expected.length) {
+        assert.fail(`cuts ${cuts.slice(0, 3)}: ${rest} left`);
+      }
+      assert.deepEqual(values, expected);
     }
-    assert.deepEqual(values, expected);
   }
 }
 
-/** Asserts that the stream is rejected (-1) however it arrives. */
+/** Asserts that the stream is rejected (-1) however it arrives, settled bytes dropped or not. */
 function assertInvalid(stream: Uint8Array): void {
   for (const cuts of chunkings(stream.length)) {
-    assert.throws(
-      () => feed(stream, cuts, framer(new RedisReplyParser())),
-      /invalid reply/,
-      `${text(stream)} ${cuts}`,
-    );
+    for (const feeding of feedings()) {
+      assert.throws(() => feeding(stream, cuts), /invalid reply/, `${text(stream)} ${cuts}`);
+    }
   }
 }
 
@@ -60,7 +71,7 @@ const REPLIES = [
   "*2\r\n-LOADING nested errors are not failures\r\n-OOM neither\r\n",
 ];
 
-Deno.test("every reply type frames whole, split at every byte, and one byte at a time", () => {
+Deno.test("every reply type frames whole, split at every byte, one byte at a time, with settled bytes dropped or not", () => {
   for (const reply of REPLIES) assertEveryChunking(bytes(reply), [{ reply, failure: false }]);
 });
 
@@ -130,16 +141,44 @@ Deno.test("a 1 MB bulk frames the same in any two reads and one byte at a time",
   const body = "\r\n".repeat(1 << 19);
   const reply = bytes(`$${body.length}\r\n${body}\r\n`);
   for (const cuts of chunkings(reply.length)) {
-    const parser = new RedisReplyParser();
-    // Lengths only: decoding 1 MB per chunking would dwarf the parsing under test.
-    const { values, rest } = feed(reply, cuts, (buf, start, end) => {
-      const n = parser.parse(buf, start, end);
-      return n === 0 ? null : { length: n, value: n };
-    }, false);
+    const { values, rest } = feed(reply, cuts, replyLengths(new RedisReplyParser()), false);
     if (rest !== 0 || values.length !== 1 || values[0] !== reply.length) {
       assert.fail(`cuts ${cuts.slice(0, 3)}`);
     }
   }
+});
+
+Deno.test("settled: each element's line from its start, a bulk's data as received, not its CR", () => {
+  // *2\r\n 0..3, :1\r\n 4..7, $3\r\n 8..11, abc 12..14, \r\n 15..16.
+  const reply = bytes("*2\r\n:1\r\n$3\r\nabc\r\n");
+  const parser = new RedisReplyParser();
+  const settled = [];
+  for (let end = 0; end < reply.length; end++) {
+    assert.equal(parser.parse(reply, 0, end), 0);
+    settled.push(parser.settled);
+  }
+  assert.deepEqual(settled, [0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 13, 14, 15, 15]);
+  assert.equal(parser.parse(reply, 0, reply.length), reply.length);
+  assert.equal(parser.settled, 0);
+});
+
+Deno.test("a 64 MB bulk and a 1M-element array read 64 KiB at a time stream through, holding at most two reads", () => {
+  const body = new Uint8Array(64 << 20).fill(13);
+  for (let i = 1; i < body.length; i += 2) body[i] = 10;
+  const bulk = concat(bytes(`$${body.length}\r\n`), body, bytes("\r\n"));
+  const array = bytes(`*1000000\r\n${"$1\r\nx\r\n".repeat(1_000_000)}`);
+  const stream = concat(bulk, array, bytes("+OK\r\n"));
+  const parser = new RedisReplyParser();
+  const read = 1 << 16;
+  const { values, rest, maxHeld } = feedDropping(
+    stream,
+    evenReads(stream.length, read),
+    replyLengths(parser),
+    () => parser.settled,
+  );
+  assert.equal(rest, 0);
+  assert.deepEqual(values, [bulk.length, array.length, 5]);
+  assert.ok(maxHeld <= 2 * read, `held ${maxHeld}`);
 });
 
 Deno.test("arrays nested 10000 deep frame when fed in 7-byte reads", () => {

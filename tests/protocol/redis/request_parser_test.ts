@@ -2,7 +2,15 @@ import assert from "assert";
 import { Action, ProtocolError } from "../../../src/protocol/types.ts";
 import { CMD, commandId, COMMANDS, Shape } from "../../../src/protocol/redis/commands.ts";
 import { RedisRequestParser } from "../../../src/protocol/redis/request_parser.ts";
-import { chunkings, feed, type Frame } from "../split_feed.ts";
+import {
+  chunkings,
+  evenReads,
+  feed,
+  feedDropping,
+  type Frame,
+  requestCore,
+  type Routed,
+} from "../split_feed.ts";
 import { bytes, command, concat, text } from "./resp.ts";
 
 /** A framed request as tests compare it: keys decoded, or the refusal that kept the client. */
@@ -12,14 +20,14 @@ type Framed = { action: number; cmd: number; keys: string[]; length: number } | 
 };
 
 function framer(parser: RedisRequestParser): Frame<Framed> {
-  return (buf, start, end) => {
+  return (buf, start, end, message) => {
     try {
       const info = parser.parse(buf, start, end);
       if (info === null) return null;
       assert.equal(info.noreply, false);
       const keys: string[] = [];
       for (let i = 0; i < info.keys.length; i += 2) {
-        keys.push(text(buf.subarray(start + info.keys[i], start + info.keys[i + 1])));
+        keys.push(text(message(info.keys[i], info.keys[i + 1])));
       }
       return {
         length: info.length,
@@ -52,12 +60,52 @@ function assertEveryChunking(stream: Uint8Array, expected: Framed[], copy = true
   }
 }
 
-/** Asserts that the stream, read whole or in any chunks, is refused and the client closed. */
-function assertFatal(stream: Uint8Array, reason: RegExp, mbufSize = 16384): void {
+/**
+ * Asserts that every chunking of the stream frames `expected` when the core drops bytes: all the
+ * settled bytes after each read, or (as the core does) only once pending() routes the request, in
+ * which case that routing must be the request's (its length 0 or the request's). Returns the
+ * indexes of the requests routed early when read a byte at a time.
+ */
+function assertDropsEveryChunking(stream: Uint8Array, expected: Framed[]): number[] {
+  let streamed: number[] = [];
   for (const cuts of chunkings(stream.length)) {
+    const eager = new RedisRequestParser(16384);
+    const all = feedDropping(stream, cuts, framer(eager), () => eager.settled);
+    assert.equal(all.rest, 0);
+    assert.deepEqual(all.values, expected, `cuts ${cuts.slice(0, 3)}`);
+    const parser = new RedisRequestParser(16384);
+    const core = requestCore(parser);
+    const some = feedDropping(stream, cuts, framer(parser), core.settle);
+    assert.equal(some.rest, 0);
+    assert.deepEqual(some.values, expected, `cuts ${cuts.slice(0, 3)}`);
+    for (const [i, routed] of core.routed) {
+      const whole = expected[i];
+      assert.ok("keys" in whole && [0, whole.length].includes(routed.info.length));
+      assert.deepEqual({ ...routing(routed), length: whole.length }, whole);
+    }
+    streamed = [...core.routed.keys()];
+  }
+  return streamed;
+}
+
+/** A request as pending() routed it before it was complete, compared like a framed one. */
+function routing({ info, keys }: Routed): Framed {
+  assert.equal(info.noreply, false);
+  return { action: info.action, cmd: info.cmd, keys: keys.map(text), length: info.length };
+}
+
+/**
+ * Asserts that the stream, read whole or in any chunks (with the settled bytes dropped after each
+ * read or not), is refused and the client closed.
+ */
+function assertFatal(stream: Uint8Array, reason: RegExp, mbufSize = 16384): void {
+  const fatal = (e: unknown) => e instanceof ProtocolError && e.skip === -1 && reason.test(e.message);
+  for (const cuts of chunkings(stream.length)) {
+    assert.throws(() => feed(stream, cuts, framer(new RedisRequestParser(mbufSize))), fatal, `cuts ${cuts}`);
+    const parser = new RedisRequestParser(mbufSize);
     assert.throws(
-      () => feed(stream, cuts, framer(new RedisRequestParser(mbufSize))),
-      (e: unknown) => e instanceof ProtocolError && e.skip === -1 && reason.test(e.message),
+      () => feedDropping(stream, cuts, framer(parser), () => parser.settled),
+      fatal,
       `cuts ${cuts}`,
     );
   }
@@ -314,16 +362,27 @@ Deno.test("parsing resumes where it stopped when the request moves to another bu
   assert.deepEqual(info?.keys, [18, 19, 32, 33]);
 });
 
-const SAMPLES: [string, Uint8Array][] = [
-  ["GET", command("GET", "key")],
-  ["SET with CRLF inside the value", command("SET", "k", "a\r\nb\r\n*1\r\n$1\r\nx\r\n")],
-  ["MGET with a duplicate", command("mget", "a", "bb", "a")],
-  ["MSET", command("MSET", "k1", "v1", "k2", "")],
-  ["EVAL", command("EVAL", "return 1", "2", "k1", "k2")],
-  ["QUIT", command("QUIT")],
-  ["PING", command("PING")],
-  ["unsupported", command("CONFIG", "GET", "*")],
-  ["arity error", command("GET", "a", "b")],
+/** Sample requests, and whether each streams (is routed before it is complete when read byte by byte). */
+const SAMPLES: [string, Uint8Array, boolean][] = [
+  ["GET", command("GET", "key"), false],
+  ["SET with CRLF inside the value", command("SET", "k", "a\r\nb\r\n*1\r\n$1\r\nx\r\n"), true],
+  ["MGET with a duplicate", command("mget", "a", "bb", "a"), false],
+  ["MSET", command("MSET", "k1", "v1", "k2", ""), false],
+  ["EVAL", command("EVAL", "return 1", "2", "k1", "k2"), true],
+  ["QUIT", command("QUIT"), false],
+  ["PING", command("PING"), false],
+  ["unsupported", command("CONFIG", "GET", "*"), false],
+  ["arity error", command("GET", "a", "b"), false],
+  ["HSET", command("HSET", "h", "f", "v".repeat(20)), true],
+  [
+    "EVALSHA with the value after its key",
+    command("EVALSHA", "x".repeat(20), "1", "k", "v".repeat(20)),
+    true,
+  ],
+  ["AUTH", command("AUTH", "secret"), false],
+  ["EVAL with numkeys 0", command("EVAL", "return 1", "0", "k", "v"), false],
+  ["unsupported with a long argument", command("CONFIG", "SET", "x".repeat(30)), false],
+  ["too many arguments", command("SETNX", "k", "v", "x".repeat(20)), false],
 ];
 
 Deno.test("every request frames the same whole, split at every byte, and one byte at a time", () => {
@@ -339,6 +398,142 @@ Deno.test("a pipeline in one buffer frames every request, refusals in their plac
   const framed = frameAll(stream);
   assert.deepEqual(framed, SAMPLES.flatMap(([, msg]) => frameAll(msg)));
   assertEveryChunking(stream, framed);
+});
+
+Deno.test("every request frames the same when settled bytes are dropped after each read, never read again", () => {
+  for (const [what, msg, streams] of SAMPLES) {
+    assert.equal(assertDropsEveryChunking(msg, frameAll(msg)).length, streams ? 1 : 0, what);
+  }
+  const stream = concat(...SAMPLES.map(([, msg]) => msg));
+  const streamed = assertDropsEveryChunking(stream, frameAll(stream));
+  assert.deepEqual(streamed, SAMPLES.flatMap(([, , streams], i) => streams ? [i] : []));
+});
+
+Deno.test("settled: 0 in the array header, then each line and the data received; the name is kept whole", () => {
+  // *3\r\n 0..3, $3\r\n 4..7, SET 8..10, \r\n; $1\r\n 13..16, k 17, \r\n; $3\r\n 20..23, abc 24..26, \r\n 27..28.
+  const msg = command("SET", "k", "abc");
+  const parser = new RedisRequestParser(16384);
+  const settled = [];
+  for (let end = 0; end < msg.length; end++) {
+    assert.equal(parser.parse(msg, 0, end), null);
+    settled.push(parser.settled);
+  }
+  assert.deepEqual(settled, [
+    ...[0, 0, 0, 0],
+    ...[4, 4, 4, 4],
+    ...[8, 8, 8, 8, 8], // the name, read whole once complete
+    ...[13, 13, 13, 13],
+    ...[17, 18, 18], // the key's data (its offsets are kept), not the \r
+    ...[20, 20, 20, 20],
+    ...[24, 25, 26, 27, 27],
+  ]);
+  assert.equal(parser.parse(msg, 0, msg.length)?.length, msg.length);
+  assert.equal(parser.settled, 0);
+});
+
+/** Offset after each argument's CRLF in `command(...args)`. */
+function argEnds(args: string[]): number[] {
+  let at = `*${args.length}\r\n`.length;
+  return args.map((arg) => (at += `$${bytes(arg).length}\r\n`.length + bytes(arg).length + 2));
+}
+
+Deno.test("pending() routes a single-key command once its key is complete, its length once the last length is known", () => {
+  const streams: [string[], number][] = [
+    [["SET", "k", "value"], 1],
+    [["set", "k", "value", "EX", "10"], 1],
+    [["APPEND", "key", "value"], 1],
+    [["GETSET", "k", "v"], 1],
+    [["HSET", "h", "f", "v", "f2", "v2"], 1],
+    [["SETEX", "k", "10", "v"], 1],
+    [["SETRANGE", "k", "0", "v"], 1],
+    [["LPUSH", "l", "a", "b", "c"], 1],
+    [["ZADD", "z", "1", "m"], 1],
+    [["RESTORE", "k", "0", "payload"], 1],
+    [["PFADD", "p", "a"], 1],
+    [["EVAL", "return 1", "1", "k", "arg"], 3],
+    [["EVALSHA", "abc", "2", "k1", "k2", "arg"], 3],
+  ];
+  for (const [args, keyAt] of streams) {
+    const msg = command(...args);
+    const ends = argEnds(args);
+    const lastLengthKnown = ends[ends.length - 2] + `$${args[args.length - 1].length}\r\n`.length;
+    for (let end = 0; end < msg.length; end++) {
+      const parser = new RedisRequestParser(16384);
+      assert.equal(parser.parse(msg, 0, end), null);
+      const info = parser.pending();
+      if (end < ends[keyAt]) {
+        assert.equal(info, null, `${args.join(" ")} cut at ${end}`);
+        continue;
+      }
+      assert.ok(info, `${args.join(" ")} cut at ${end}`);
+      assert.deepEqual({ ...info, keys: [text(msg.subarray(info.keys[0], info.keys[1]))] }, {
+        length: end >= lastLengthKnown ? msg.length : 0,
+        action: Action.Forward,
+        keys: [args[keyAt]],
+        noreply: false,
+        cmd: commandId(args[0].toLowerCase()),
+      });
+    }
+  }
+});
+
+Deno.test("pending() is null for split, local, refused and keyless commands, and those complete once routable", () => {
+  const buffered = [
+    ["MGET", "a", "b"],
+    ["MGET", "a"],
+    ["DEL", "a", "b"],
+    ["EXISTS", "a"],
+    ["MSET", "a", "1"],
+    ["MSET", "a", "1", "b", "2"],
+    ["PING"],
+    ["QUIT"],
+    ["AUTH", "password"],
+    ["COMMAND"],
+    ["LOLWUT", "VERSION", "5"],
+    ["GET", "k"],
+    ["SET", "k"],
+    ["GET", "k", "extra"],
+    ["EXPIRE", "k", "10", "NX"],
+    ["EVAL", "return 1", "0", "k", "arg"],
+    ["EVAL", "return 1", "x", "k", "arg"],
+    ["CONFIG", "SET", "a", "b"],
+  ];
+  for (const args of buffered) {
+    const msg = command(...args);
+    for (let end = 0; end < msg.length; end++) {
+      const parser = new RedisRequestParser(16384);
+      assert.equal(parser.parse(msg, 0, end), null);
+      assert.equal(parser.pending(), null, `${args.join(" ")} cut at ${end}`);
+    }
+  }
+});
+
+Deno.test("a 64 MB SET read 64 KiB at a time streams through, the buffer never holding more than two reads", () => {
+  const value = new Uint8Array(64 << 20).fill(13);
+  for (let i = 1; i < value.length; i += 2) value[i] = 10;
+  const set = command("SET", "big", value);
+  const stream = concat(set, command("GET", "big"));
+  const parser = new RedisRequestParser(16384);
+  const core = requestCore(parser);
+  const read = 1 << 16;
+  const { values, rest, maxHeld, drops } = feedDropping(
+    stream,
+    evenReads(stream.length, read),
+    framer(parser),
+    core.settle,
+  );
+  assert.equal(rest, 0);
+  const expected = { action: Action.Forward, cmd: commandId("set"), keys: ["big"], length: set.length };
+  assert.deepEqual(values, [expected, {
+    ...expected,
+    cmd: commandId("get"),
+    length: stream.length - set.length,
+  }]);
+  const routed = core.routed.get(0);
+  assert.ok(routed);
+  assert.deepEqual(routing(routed), expected);
+  assert.ok(maxHeld <= 2 * read, `held ${maxHeld}`);
+  assert.ok(drops >= value.length / read - 1, `${drops} drops`);
 });
 
 Deno.test("a 1 MB value frames the same in any two reads and one byte at a time", () => {
