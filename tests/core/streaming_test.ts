@@ -1,11 +1,11 @@
 import assert from "assert";
 import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
 import { RedisReplyParser } from "../../src/protocol/redis/reply_parser.ts";
-import { freePort, needs, spawn, startRedis, startTsproxy, waitForPort } from "../support/procs.ts";
+import { concat } from "../../harness/bytes.ts";
+import { freePort, needs, startMemcached, startRedis, startTsproxy } from "../support/procs.ts";
 import { Wire } from "../support/wire.ts";
 
 const MiB = 1 << 20;
-const encoder = new TextEncoder();
 
 /** Peak resident memory (KiB) of a process. */
 function peakRssKiB(pid: number): number {
@@ -20,15 +20,17 @@ function value(size: number): Uint8Array {
   return v;
 }
 
-function join(...parts: (string | Uint8Array)[]): Uint8Array {
-  const bytes = parts.map((p) => typeof p === "string" ? encoder.encode(p) : p);
-  const out = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
-  let off = 0;
-  for (const b of bytes) {
-    out.set(b, off);
-    off += b.length;
-  }
-  return out;
+const join = (...parts: (string | Uint8Array)[]) => concat(parts);
+
+/** tsproxy in front of one memcached that takes items up to 32 MB. */
+async function bigItemPool() {
+  const mc = await startMemcached(freePort(), ["-I", "32m", "-m", "256"]);
+  const port = freePort();
+  const proxy = await startTsproxy(
+    `m:\n  listen: 127.0.0.1:${port}\n  servers:\n   - 127.0.0.1:${mc.port}:1\n`,
+    [port],
+  );
+  return { mc, proxy, port };
 }
 
 Deno.test(
@@ -66,27 +68,7 @@ Deno.test(
   "while one client streams a large memcache value, another client's requests on the same server wait and succeed",
   needs("memcached"),
   async () => {
-    const mcPort = freePort();
-    const mc = spawn("memcached", [
-      "-u",
-      "root",
-      "-l",
-      "127.0.0.1",
-      "-p",
-      String(mcPort),
-      "-U",
-      "0",
-      "-I",
-      "32m",
-      "-m",
-      "256",
-    ]);
-    await waitForPort(mcPort);
-    const port = freePort();
-    const proxy = await startTsproxy(
-      `m:\n  listen: 127.0.0.1:${port}\n  servers:\n   - 127.0.0.1:${mcPort}:1\n`,
-      [port],
-    );
+    const { mc, proxy, port } = await bigItemPool();
     const a = await Wire.connect(port);
     const b = await Wire.connect(port);
     try {
@@ -121,27 +103,7 @@ Deno.test(
   "a client that leaves in the middle of a streamed value does not wedge the server for others",
   needs("memcached"),
   async () => {
-    const mcPort = freePort();
-    const mc = spawn("memcached", [
-      "-u",
-      "root",
-      "-l",
-      "127.0.0.1",
-      "-p",
-      String(mcPort),
-      "-U",
-      "0",
-      "-I",
-      "32m",
-      "-m",
-      "256",
-    ]);
-    await waitForPort(mcPort);
-    const port = freePort();
-    const proxy = await startTsproxy(
-      `m:\n  listen: 127.0.0.1:${port}\n  servers:\n   - 127.0.0.1:${mcPort}:1\n`,
-      [port],
-    );
+    const { mc, proxy, port } = await bigItemPool();
     try {
       const a = await Wire.connect(port);
       const big = value(4 * MiB);

@@ -93,9 +93,12 @@ export function spawn(
   };
 }
 
-/** A real memcached on a free loopback port. */
-export async function startMemcached(port = freePort()): Promise<Proc & { port: number }> {
-  const p = spawn("memcached", [
+/** A real memcached on a free loopback port; `extra` adds flags (e.g. `-I 32m` for larger items). */
+export async function startMemcached(
+  port = freePort(),
+  extra: string[] = [],
+): Promise<Proc & { port: number }> {
+  const args = [
     "-u",
     "root",
     "-l",
@@ -108,7 +111,9 @@ export async function startMemcached(port = freePort()): Promise<Proc & { port: 
     "1",
     "-m",
     "64",
-  ]);
+    ...extra,
+  ];
+  const p = spawn("memcached", args);
   try {
     await waitForPort(port);
   } catch (e) {
@@ -142,32 +147,44 @@ export async function startRedis(port = freePort(), extra: string[] = []): Promi
   return { ...p, port };
 }
 
-/** Real nutcracker with a config written to a temp file; waits for the given pool ports. */
-export async function startNutcracker(
+/** A proxy process started by the tests (nutcracker or tsproxy), with its config file and stats port. */
+export type ProxyProc = Proc & { conf: string; statsPort: number };
+
+/**
+ * Starts a proxy with nutcracker's command line: `command` plus `-c CONF -s PORT -a 127.0.0.1` and
+ * `extraArgs`, the YAML written to a temp file; waits for the given pool ports. `log` names the -o file
+ * to show when it fails to start (stderr otherwise).
+ */
+async function startProxyProcess(
+  command: string[],
   yaml: string,
   ports: number[],
-  extraArgs: string[] = [],
-): Promise<Proc & { conf: string; statsPort: number }> {
-  const dir = Deno.makeTempDirSync({ prefix: "nc-test-" });
-  const conf = `${dir}/nutcracker.yml`;
+  extraArgs: string[],
+  log: boolean,
+): Promise<ProxyProc> {
+  const dir = Deno.makeTempDirSync({ prefix: "proxy-test-" });
+  const conf = `${dir}/proxy.yml`;
   Deno.writeTextFileSync(conf, yaml);
   const statsPort = freePort();
-  const p = spawn("nutcracker", [
+  const logArgs = log ? ["-o", `${dir}/proxy.log`] : [];
+  const p = spawn(command[0], [
+    ...command.slice(1),
     "-c",
     conf,
     "-s",
     String(statsPort),
     "-a",
     "127.0.0.1",
-    "-o",
-    `${dir}/nutcracker.log`,
+    ...logArgs,
     ...extraArgs,
   ]);
   try {
-    for (const port of ports) await waitForPort(port);
+    for (const port of ports) await waitForPort(port, 15000);
   } catch (e) {
     await p.stop();
-    throw new Error(`${e}\n${Deno.readTextFileSync(`${dir}/nutcracker.log`)}`);
+    const why = log ? Deno.readTextFileSync(`${dir}/proxy.log`) : p.stderr();
+    Deno.removeSync(dir, { recursive: true });
+    throw new Error(`${e}\n${why}`);
   }
   return {
     ...p,
@@ -180,45 +197,16 @@ export async function startNutcracker(
   };
 }
 
+/** Real nutcracker with a config written to a temp file; waits for the given pool ports. */
+export function startNutcracker(yaml: string, ports: number[], extraArgs: string[] = []): Promise<ProxyProc> {
+  return startProxyProcess(["nutcracker"], yaml, ports, extraArgs, true);
+}
+
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
 /** tsproxy (src/main.ts) as a child process with a config written to a temp file; waits for the given ports. */
-export async function startTsproxy(
-  yaml: string,
-  ports: number[],
-  extraArgs: string[] = [],
-): Promise<Proc & { conf: string; statsPort: number }> {
-  const dir = Deno.makeTempDirSync({ prefix: "tsproxy-test-" });
-  const conf = `${dir}/tsproxy.yml`;
-  Deno.writeTextFileSync(conf, yaml);
-  const statsPort = freePort();
-  const p = spawn(Deno.execPath(), [
-    "run",
-    "-A",
-    MAIN,
-    "-c",
-    conf,
-    "-s",
-    String(statsPort),
-    "-a",
-    "127.0.0.1",
-    ...extraArgs,
-  ]);
-  try {
-    for (const port of ports) await waitForPort(port, 15000);
-  } catch (e) {
-    await p.stop();
-    throw new Error(`${e}\n${p.stderr()}`);
-  }
-  return {
-    ...p,
-    conf,
-    statsPort,
-    async stop() {
-      await p.stop();
-      Deno.removeSync(dir, { recursive: true });
-    },
-  };
+export function startTsproxy(yaml: string, ports: number[], extraArgs: string[] = []): Promise<ProxyProc> {
+  return startProxyProcess([Deno.execPath(), "run", "-A", MAIN], yaml, ports, extraArgs, false);
 }
 
 /** Reads the stats port's JSON document. */
