@@ -22,6 +22,10 @@ export interface CliOptions {
   statsInterval: number;
   pidFile: string | null;
   mbufSize: number;
+  /** tsproxy's `--workers=N`: processes serving the same ports (SO_REUSEPORT), 1..64. */
+  workers: number;
+  /** Set in a worker process by its supervisor (`--worker=INDEX:SOCKET`, internal). */
+  worker: { index: number; control: string } | null;
 }
 
 /** Parsed flags, or what to print (stderr) and the exit code. */
@@ -46,7 +50,11 @@ const DEFAULTS: CliOptions = {
   statsInterval: 30000,
   pidFile: null,
   mbufSize: 16384,
+  workers: 1,
+  worker: null,
 };
+
+const WORKERS_MAX = 64;
 
 /** getopt's short options: letter -> whether it takes an argument (`hVtdDv:o:c:s:i:a:p:m:`). */
 const SHORT: Record<string, boolean> = {
@@ -63,6 +71,9 @@ const SHORT: Record<string, boolean> = {
   a: true,
   p: true,
   m: true,
+  // tsproxy's own long-only options (names longer than a letter, so no short form exists).
+  workers: true,
+  worker: true,
 };
 
 /** getopt_long's long options, each an alias of a short one. */
@@ -80,6 +91,8 @@ const LONG: [string, string][] = [
   ["stats-addr", "a"],
   ["pid-file", "p"],
   ["mbuf-size", "m"],
+  ["workers", "workers"],
+  ["worker", "worker"],
 ];
 
 const VERSION_BLOCK = "This is nutcracker-0.5.0\nasync event backend: epoll\n\n";
@@ -245,6 +258,19 @@ function applyOption(options: CliOptions, opt: string, arg: string): string | nu
     case "p":
       options.pidFile = arg;
       return null;
+    case "workers":
+      if (value < 1 || value > WORKERS_MAX) {
+        return `option --workers requires a number between 1 and ${WORKERS_MAX}`;
+      }
+      options.workers = value;
+      return null;
+    case "worker": {
+      const colon = arg.indexOf(":");
+      const index = ncAtoi(arg.slice(0, colon));
+      if (colon < 0 || index < 0) return "option --worker requires INDEX:SOCKET";
+      options.worker = { index, control: arg.slice(colon + 1) };
+      return null;
+    }
     default: // "m"
       if (value <= 0) return "option -m requires a non-zero number";
       if (value < MBUF_MIN || value > MBUF_MAX) {

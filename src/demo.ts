@@ -8,6 +8,7 @@ import { loadConfig } from "./config/load.ts";
 import type { ServerConfig } from "./config/types.ts";
 import { createPools, startProxy } from "./core/proxy.ts";
 import { setupLog } from "./log.ts";
+import { takeSnapshot } from "./stats/snapshot.ts";
 import { serveStats } from "./stats/stats_server.ts";
 
 const CONF = new URL("../conf/demo.yml", import.meta.url).pathname;
@@ -89,7 +90,7 @@ try {
     for (const server of pool.servers) backends.push(await startBackend(server, pool.redis));
   }
   const pools = await createPools(config, 16384);
-  serveStats("127.0.0.1", STATS_PORT, pools);
+  serveStats("127.0.0.1", STATS_PORT, () => Promise.resolve(takeSnapshot(pools)));
   startProxy(pools, 16384);
 } catch (err) {
   console.error(`tsproxy demo: ${err instanceof Error ? err.message : err}`);

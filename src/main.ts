@@ -8,7 +8,10 @@ import type { Config } from "./config/types.ts";
 import { errorMessage } from "./core/errors.ts";
 import { createPools, startProxy } from "./core/proxy.ts";
 import { Level, log, logAlways, logSignal, reopenLog, setupLog, shiftLogLevel } from "./log.ts";
+import { takeSnapshot } from "./stats/snapshot.ts";
 import { serveStats } from "./stats/stats_server.ts";
+import { serveSnapshots } from "./workers/control.ts";
+import { superviseWorkers } from "./workers/supervisor.ts";
 
 const encoder = new TextEncoder();
 
@@ -33,9 +36,11 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   installSignals();
-  if (opts.pidFile !== null) Deno.writeTextFileSync(opts.pidFile, String(Deno.pid), { mode: 0o644 });
+  const worker = opts.worker;
+  if (worker !== null) exitWithSupervisor();
+  else if (opts.pidFile !== null) Deno.writeTextFileSync(opts.pidFile, String(Deno.pid), { mode: 0o644 });
   logAlways("main", `nutcracker-0.5.0 (tsproxy) started on pid ${Deno.pid}`);
-  const code = await start(opts);
+  const code = await start(opts, args);
   if (code !== 0) {
     logAlways("main", "done, rabbit done");
     removePidFile(opts);
@@ -43,7 +48,7 @@ export async function main(args: string[]): Promise<number> {
   return code;
 }
 
-async function start(opts: CliOptions): Promise<number> {
+async function start(opts: CliOptions, args: string[]): Promise<number> {
   let config: Config;
   try {
     config = await loadConfig(opts.confFile);
@@ -52,12 +57,18 @@ async function start(opts: CliOptions): Promise<number> {
     stderr(`nutcracker: configuration file '${opts.confFile}' syntax is invalid\n`);
     return 1;
   }
+  const worker = opts.worker;
+  if (opts.workers > 1 && worker === null) return await superviseWorkers(args, opts);
   let stats: Deno.Listener | null = null;
   try {
     // The stats port comes up before the pools, as in nutcracker: once a pool accepts, stats answer.
+    // A worker hands its counters to its supervisor, which serves the stats port for all of them.
     const pools = await createPools(config, opts.mbufSize);
-    stats = serveStats(opts.statsAddr, opts.statsPort, pools);
-    startProxy(pools, opts.mbufSize);
+    const snapshot = () => takeSnapshot(pools);
+    stats = worker === null
+      ? serveStats(opts.statsAddr, opts.statsPort, () => Promise.resolve(snapshot()))
+      : serveSnapshots(worker.control, snapshot);
+    startProxy(pools, opts.mbufSize, { reusePort: worker !== null, skipUnix: (worker?.index ?? 0) > 0 });
   } catch (err) {
     stats?.close();
     log(Level.ERR, "main", errorMessage(err));
@@ -117,6 +128,16 @@ function installSignals(): void {
     line("signal 2 (SIGINT) received, exiting");
     Deno.exit(1);
   });
+}
+
+/** A worker ends when its supervisor does: its stdin, a pipe from the supervisor, then closes. */
+function exitWithSupervisor(): void {
+  (async () => {
+    try {
+      for await (const _ of Deno.stdin.readable) { /* nothing is sent; only the close matters */ }
+    } catch { /* closed */ }
+    Deno.exit(0);
+  })();
 }
 
 function removePidFile(opts: CliOptions): void {

@@ -11,7 +11,7 @@ Deno.test("deno task compile builds a tsproxy binary that answers -V like nutcra
   const dir = Deno.makeTempDirSync({ prefix: "tsproxy-compile-" });
   try {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["compile", "-A", "--output", `${dir}/tsproxy`, "src/main.ts"],
+      args: ["compile", "-A", "--unstable-net", "--output", `${dir}/tsproxy`, "src/main.ts"],
       cwd: ROOT,
       stdin: "null",
       signal: AbortSignal.timeout(240000),
@@ -24,7 +24,7 @@ Deno.test("deno task compile builds a tsproxy binary that answers -V like nutcra
     assert.ok(out.success, stderr);
     // Same flags as the task, so the task stays right for users who can download denort.
     const task: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).tasks.compile;
-    assert.equal(task, "deno compile -A --output dist/tsproxy src/main.ts");
+    assert.equal(task, "deno compile -A --unstable-net --output dist/tsproxy src/main.ts");
     const v = await new Deno.Command(`${dir}/tsproxy`, { args: ["-V"], stdin: "null" }).output();
     assert.equal(
       new TextDecoder().decode(v.stderr),

@@ -19,18 +19,33 @@ export async function createPools(config: Config, mbufSize: number): Promise<Poo
   return pools;
 }
 
+/** How a worker process shares the pools' listeners with its siblings. */
+export interface ListenOptions {
+  /** SO_REUSEPORT on every TCP listener, whatever the pool's `reuseport` says. */
+  reusePort: boolean;
+  /** Leave unix-socket pools to another process (a socket path cannot be shared). */
+  skipUnix: boolean;
+}
+
 /** Binds the pools' listeners and serves them; throws (nothing left bound) when a listener cannot bind. */
-export function startProxy(pools: Pool[], mbufSize: number): Proxy {
+export function startProxy(
+  pools: Pool[],
+  mbufSize: number,
+  opts: ListenOptions = { reusePort: false, skipUnix: false },
+): Proxy {
+  const served = pools.filter((p) => !(opts.skipUnix && p.config.listen.kind === "unix"));
   const listeners: Deno.Listener[] = [];
   try {
-    for (const pool of pools) listeners.push(bindListener(pool.config.listen, pool.config.reuseport));
+    for (const pool of served) {
+      listeners.push(bindListener(pool.config.listen, opts.reusePort || pool.config.reuseport));
+    }
   } catch (err) {
     for (const l of listeners) l.close();
     throw err;
   }
   clientCount.max = maxClients(pools.map((p) => p.config));
-  for (const pool of pools) if (pool.config.preconnect) pool.preconnect();
-  pools.forEach((pool, i) => acceptClients(listeners[i], pool, mbufSize));
+  for (const pool of served) if (pool.config.preconnect) pool.preconnect();
+  served.forEach((pool, i) => acceptClients(listeners[i], pool, mbufSize));
   return {
     pools,
     close() {

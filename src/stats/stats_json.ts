@@ -1,8 +1,7 @@
 /** The stats document nutcracker serves on its stats port, byte for byte in its layout. */
-import type { Pool } from "../core/pool.ts";
-import { connectionCounts } from "./counters.ts";
+import type { StatsSnapshot } from "./snapshot.ts";
 
-/** Fields of the header, in nutcracker's order. */
+/** Fields of the header that are not counters, in nutcracker's order. */
 export interface StatsHeader {
   source: string;
   uptime: number;
@@ -13,15 +12,15 @@ export interface StatsHeader {
  * nutcracker's layout: `"k":v, ` items, `"name": {` to open a nested object; closing an object
  * turns its trailing `, ` into `}` and adds `,`; the last `,` becomes the root's `}`. Names are not escaped.
  */
-export function statsJson(header: StatsHeader, pools: readonly Pool[]): string {
+export function statsJson(header: StatsHeader, snap: StatsSnapshot): string {
   let s =
     `{"service":"nutcracker", "source":"${header.source}", "version":"0.5.0", "uptime":${header.uptime}, ` +
-    `"timestamp":${header.timestamp}, "total_connections":${connectionCounts.total}, ` +
-    `"curr_connections":${connectionCounts.current}, `;
-  for (const pool of pools) {
-    s += `"${pool.config.name}": {` + items(pool.stats);
+    `"timestamp":${header.timestamp}, "total_connections":${snap.total_connections}, ` +
+    `"curr_connections":${snap.curr_connections}, `;
+  for (const pool of snap.pools) {
+    s += `"${pool.name}": {` + items(pool.stats);
     for (const server of pool.servers) {
-      s += `"${server.config.name}": {` + items(server.stats);
+      s += `"${server.name}": {` + items(server.stats);
       s = s.slice(0, -2) + "},";
     }
     s = s.slice(0, -1) + "},";
