@@ -1,5 +1,5 @@
 /** The `listen` directive: `host:port` (resolved when loading), or `/socket/path [octal permission]`. */
-import { lookup } from "node:dns/promises";
+import { lookupAll } from "../core/resolve.ts";
 import type { ListenConfig } from "./types.ts";
 import { InvalidValue } from "./error.ts";
 import { isValidPort, ncAtoi } from "./nc_atoi.ts";
@@ -68,7 +68,7 @@ async function resolve(host: string, port: number): Promise<string> {
   if (host === "") throw failure(GAI_MESSAGES.EAI_NONAME);
   let addresses: { address: string }[];
   try {
-    addresses = await lookup(host, { all: true, verbatim: true });
+    addresses = await lookupAll(host);
   } catch (e) {
     const code = (e as { code?: string }).code ?? "";
     throw failure(GAI_MESSAGES[code] ?? (e as Error).message);

@@ -1,7 +1,7 @@
 /** Opens a connection to a backend server, resolving its host name on every attempt as nutcracker does. */
-import { lookup } from "node:dns/promises";
 import type { ServerConfig } from "../config/types.ts";
-import { HostDownError, isAddress } from "./errors.ts";
+import { HostDownError } from "./errors.ts";
+import { isAddress, lookupAll } from "./resolve.ts";
 
 /** Connects to the server (TCP with TCP_NODELAY, or a unix socket). */
 export async function connectServer(server: ServerConfig): Promise<Deno.Conn> {
@@ -9,7 +9,7 @@ export async function connectServer(server: ServerConfig): Promise<Deno.Conn> {
   let hostname = server.host;
   if (!isAddress(hostname)) {
     try {
-      hostname = (await lookup(hostname)).address;
+      hostname = (await lookupAll(hostname))[0].address;
     } catch {
       throw new HostDownError(server.host);
     }

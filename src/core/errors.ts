@@ -20,11 +20,6 @@ const BY_CLASS: [new (...a: never[]) => Error, string][] = [
   [Deno.errors.NotConnected, "Transport endpoint is not connected"],
 ];
 
-/** Whether a host is an IPv4 or IPv6 address literal (nothing to resolve); node:net's isIP costs megabytes of RSS. */
-export function isAddress(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
-}
-
 /** Raised when a server's host name does not resolve: requests then fail with "Host is down". */
 export class HostDownError extends Error {
   constructor(host: string) {

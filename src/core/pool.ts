@@ -6,9 +6,9 @@
 import type { PoolConfig, ServerConfig } from "../config/types.ts";
 import type { Protocol } from "../protocol/types.ts";
 import { PLACEHOLDER, Router } from "../routing/router.ts";
-import { lookup } from "node:dns/promises";
 import { PoolStats, ServerStats } from "../stats/counters.ts";
-import { HOST_DOWN_REASON, isAddress, socketErrorReason } from "./errors.ts";
+import { HOST_DOWN_REASON, socketErrorReason } from "./errors.ts";
+import { isAddress, lookupAll } from "./resolve.ts";
 import { ServerConnection, type ServerConnectionOptions, type ServerOwner } from "./server_connection.ts";
 
 /** One backend server of a pool. */
@@ -52,7 +52,7 @@ export class Server implements ServerOwner {
     if (this.config.kind !== "tcp" || isAddress(this.config.host) || this.#resolving) return;
     this.#resolving = true;
     try {
-      await lookup(this.config.host);
+      await lookupAll(this.config.host);
       this.#hostDown = false;
     } catch {
       this.#hostDown = true;
