@@ -1,5 +1,158 @@
-/** `deno task bench`: not built yet; the yardstick is ../shared/bench/run.sh. */
-console.error(
-  "tsproxy bench: not built yet. Meanwhile: CANDIDATE='deno run -A src/main.ts' CANDIDATE_CWD=. ../shared/bench/run.sh",
-);
-Deno.exit(2);
+/**
+ * `deno task bench`: tsproxy side by side with nutcracker 0.5.0 and the bare backends.
+ *
+ * Starts redis-server, memcached -t 1, nutcracker and tsproxy (and, with TSPROXY_WORKERS=N, tsproxy
+ * --workers N) on free loopback ports; runs every case against every target, interleaved (the target
+ * order rotates each round) and repeated ROUNDS times; measures each proxy's CPU time per request
+ * around each load, its peak RSS, and its RSS with IDLE idle clients. Prints medians (ratios are
+ * medians of per-round ratios) and writes them to bench/results/latest.json.
+ *
+ * Knobs (env): ROUNDS=5 CONNS=50 SECS=1.3 (each memcache load) CASES='redis get P1,mc mget10 P1'
+ * REDIS_N_P1=60000 REDIS_N_P16=600000 MC_MAX=3000000 IDLE=1000 (0 skips) RUN_TIMEOUT=60 (s per load)
+ * TSPROXY_WORKERS=N. Needs redis-server, redis-benchmark, memcached and nutcracker on PATH.
+ */
+import { cpuSeconds, memoryKb } from "./proc_stats.ts";
+import { idleRss } from "./idle_rss.ts";
+import { type Case, caseLabel, type Knobs, readKnobs } from "./knobs.ts";
+import { type LoadResult, mcLoad, redisLoad } from "./loads.ts";
+import { onPath, type Started } from "./procs.ts";
+import { type BenchRecord, type IdleRss, resultDocument, type Sample } from "./report.ts";
+import { startFixture, type Target } from "./targets.ts";
+
+const RESULTS = new URL("./results/", import.meta.url).pathname;
+
+function note(text: string): void {
+  console.error(text);
+}
+
+/** One load of `c` against `t`. */
+function load(c: Case, t: Target, k: Knobs, secs = k.mcSecs): Promise<LoadResult> {
+  if (c.proto === "redis") {
+    const n = c.pipeline === 1 ? k.redisN1 : k.redisN16;
+    return redisLoad(t.redisPort, c.op, c.pipeline, n, k.conns, k.runTimeout);
+  }
+  return mcLoad(t.mcPort, c.op, c.pipeline, k.conns, secs, k.mcMax, k.runTimeout);
+}
+
+/** One load with the proxy's CPU time read before and after it. */
+async function measure(c: Case, t: Target, k: Knobs, round: number): Promise<Sample & { error?: string }> {
+  const before = t.proc ? cpuSeconds(t.proc.pid) : null;
+  const r = await load(c, t, k);
+  const after = t.proc ? cpuSeconds(t.proc.pid) : null;
+  if ("error" in r) return { round, opsPerSec: null, cpuUsPerOp: null, userUsPerOp: null, error: r.error };
+  const perOp = (secs: number) => secs * 1e6 / r.requests;
+  return {
+    round,
+    opsPerSec: r.opsPerSec,
+    cpuUsPerOp: before && after ? perOp(after.user + after.system - before.user - before.system) : null,
+    userUsPerOp: before && after ? perOp(after.user - before.user) : null,
+    ...(r.loaderCpuSecs === undefined ? {} : { loaderCpuSecs: r.loaderCpuSecs }),
+  };
+}
+
+/** Short bounded loads on every target: JIT, pools, memcached keys. */
+async function warmUp(targets: Target[], k: Knobs): Promise<void> {
+  for (const t of targets) {
+    await redisLoad(t.redisPort, "get", 16, 50_000, k.conns, k.runTimeout);
+    await mcLoad(t.mcPort, "get", 16, k.conns, 0.4, k.mcMax, k.runTimeout);
+    await mcLoad(t.mcPort, "mget", 1, k.conns, 0.3, k.mcMax, k.runTimeout);
+  }
+}
+
+async function bench(k: Knobs, dir: string, procs: Started[]): Promise<BenchRecord> {
+  const fx = await startFixture(dir, k.workers);
+  procs.push(...fx.procs);
+  const targets = fx.targets;
+  for (const [name, why] of Object.entries(fx.unavailable)) note(`${name}: not available (${why})`);
+  note(`targets: ${targets.map((t) => `${t.name} (redis ${t.redisPort}, mc ${t.mcPort})`).join(", ")}`);
+  await warmUp(targets, k);
+
+  const samples: Record<string, Record<string, Sample[]>> = {};
+  const errors: string[] = [];
+  const t0 = performance.now();
+  for (let round = 0; round < k.rounds; round++) {
+    const shift = round % targets.length;
+    const order = [...targets.slice(shift), ...targets.slice(0, shift)];
+    for (const c of k.cases) {
+      const label = caseLabel(c);
+      for (const t of order) {
+        const { error, ...s } = await measure(c, t, k, round);
+        if (error !== undefined) errors.push(`round ${round + 1} ${label} ${t.name}: ${error}`);
+        ((samples[label] ??= {})[t.name] ??= []).push(s);
+      }
+    }
+    note(`round ${round + 1}/${k.rounds} done at ${Math.round((performance.now() - t0) / 1000)}s`);
+  }
+
+  const peakRssKb: Record<string, number> = {};
+  const idle: Record<string, IdleRss> = {};
+  for (const t of targets) if (t.proc) peakRssKb[t.name] = memoryKb(t.proc.pid, "VmHWM");
+  if (k.idle > 0) {
+    for (const t of targets) if (t.proc) idle[t.name] = await idleRss(t.proc.pid, t.mcPort, k.idle);
+  }
+  return {
+    settings: {
+      rounds: k.rounds,
+      conns: k.conns,
+      mcSecs: k.mcSecs,
+      memcachedThreads: 1,
+      redisRequests: { p1: k.redisN1, p16: k.redisN16 },
+      idleClients: k.idle,
+      workers: k.workers,
+    },
+    targets: targets.map((t) => t.name),
+    cases: k.cases.map(caseLabel),
+    samples,
+    peakRssKb,
+    idle,
+    unavailable: fx.unavailable,
+    errors,
+    benchSecs: (performance.now() - t0) / 1000,
+    logDir: dir,
+  };
+}
+
+async function main(): Promise<number> {
+  let k: Knobs;
+  try {
+    k = readKnobs(Deno.env.toObject());
+  } catch (e) {
+    note(`tsproxy bench: ${e instanceof Error ? e.message : e}`);
+    return 2;
+  }
+  const missing = ["redis-server", "redis-benchmark", "memcached", "nutcracker"].filter((b) => !onPath(b));
+  if (missing.length > 0) {
+    note(
+      `tsproxy bench: missing ${missing.join(", ")} (Debian: nutcracker memcached redis-server redis-tools)`,
+    );
+    return 2;
+  }
+  const dir = Deno.makeTempDirSync({ prefix: "tsproxy-bench-" });
+  note(`logs and configs in ${dir}`);
+  const procs: Started[] = [];
+  const stopAll = async () => {
+    for (const p of [...procs].reverse()) await p.stop();
+  };
+  const interrupted = () => stopAll().finally(() => Deno.exit(130));
+  Deno.addSignalListener("SIGINT", interrupted);
+  Deno.addSignalListener("SIGTERM", interrupted);
+  let record: BenchRecord;
+  try {
+    record = await bench(k, dir, procs);
+  } catch (e) {
+    note(`tsproxy bench: ${e instanceof Error ? e.message : e}`);
+    return 1;
+  } finally {
+    await stopAll();
+    Deno.removeSignalListener("SIGINT", interrupted);
+    Deno.removeSignalListener("SIGTERM", interrupted);
+  }
+  const doc = resultDocument(record);
+  console.log(["", ...doc.lines].join("\n"));
+  Deno.mkdirSync(RESULTS, { recursive: true });
+  Deno.writeTextFileSync(`${RESULTS}latest.json`, JSON.stringify(doc, null, 1) + "\n");
+  note(`wrote ${RESULTS}latest.json`);
+  return record.errors.length > 0 ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
