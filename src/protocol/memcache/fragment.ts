@@ -21,13 +21,19 @@ const D = 68;
 export function splitRetrieval(req: RequestInfo, msg: Uint8Array, owners: readonly number[]): Fragment[] {
   const prefix = req.cmd === Cmd.Gets ? GETS : GET;
   const keys = req.keys;
-  const groups = new Map<number, number[]>();
-  for (let i = 0; i < owners.length; i++) {
-    const group = groups.get(owners[i]);
-    if (group) group.push(i);
-    else groups.set(owners[i], [i]);
+  let groups: [number, number[]][];
+  if (owners.every((o) => o === owners[0])) {
+    groups = [[owners[0], owners.map((_, i) => i)]]; // the common case: one server, nothing to sort
+  } else {
+    const byServer = new Map<number, number[]>();
+    for (let i = 0; i < owners.length; i++) {
+      const group = byServer.get(owners[i]);
+      if (group) group.push(i);
+      else byServer.set(owners[i], [i]);
+    }
+    groups = [...byServer].sort((a, b) => a[0] - b[0]);
   }
-  return [...groups].sort((a, b) => a[0] - b[0]).map(([server, keyIndexes]) => {
+  return groups.map(([server, keyIndexes]) => {
     let size = prefix.length + 2;
     for (const i of keyIndexes) size += keys[2 * i + 1] - keys[2 * i] + 1;
     const bytes = new Uint8Array(size);
@@ -124,6 +130,22 @@ function pickBlocks(fragment: Fragment, reply: Uint8Array): Int32Array {
   return picks;
 }
 
+/** Whether each VALUE block of the reply is for the next requested key (skipping missing ones). */
+function inKeyOrder(fragment: Fragment, reply: Uint8Array): boolean {
+  const keys = fragmentKeys(fragment.bytes);
+  const blocks = valueBlocks(reply);
+  let k = 0;
+  for (let b = 0; b < blocks.length; b += 4) {
+    while (
+      k < keys.length &&
+      !sameBytes(fragment.bytes, keys[k], keys[k + 1], reply, blocks[b + 2], blocks[b + 3])
+    ) k += 2;
+    if (k === keys.length) return false;
+    k += 2;
+  }
+  return true;
+}
+
 /**
  * The client's reply to a split get/gets: for each requested key in order, the next VALUE block for
  * it from its server's reply (duplicates kept, missing keys absent), then one END. Null when a
@@ -133,6 +155,12 @@ export function mergeRetrieval(
   fragments: readonly Fragment[],
   replies: readonly Uint8Array[],
 ): Uint8Array | null {
+  if (fragments.length === 1) {
+    if (!isRetrievalReply(replies[0])) return null;
+    // One server that answered in request order (missing keys absent, as memcached does) already
+    // gave the merged reply.
+    if (inKeyOrder(fragments[0], replies[0])) return replies[0];
+  }
   let keyCount = 0;
   for (const f of fragments) keyCount += f.keyIndexes.length;
   // Where each request key's block sits: fragment and position of the key in that fragment.
