@@ -49,7 +49,10 @@ Deno.test("--workers=N (tsproxy's own) takes 1..64 processes; it has no short fo
   assert.equal(options(["--workers=2"]).workers, 2);
   assert.equal(options(["--workers", "4"]).workers, 4);
   assert.equal(complaint(["--workers=0"]), "nutcracker: option --workers requires a number between 1 and 64");
-  assert.equal(complaint(["--workers=65"]), "nutcracker: option --workers requires a number between 1 and 64");
+  assert.equal(
+    complaint(["--workers=65"]),
+    "nutcracker: option --workers requires a number between 1 and 64",
+  );
   assert.equal(complaint(["-w", "2"]), "nutcracker: invalid option -- 'w'");
   assert.deepEqual(options(["--worker=1:/tmp/w1.sock"]).worker, { index: 1, control: "/tmp/w1.sock" });
 });
