@@ -35,7 +35,7 @@ export class ClientConnection implements ReplyTarget {
   /** Whether the close is counted as client_eof (else client_err). */
   #eof = false;
   /** A large request being forwarded while it arrives; `dropped` of its bytes are gone from the read buffer. */
-  #stream: { conn: ServerConnection | null; dropped: number } | null = null;
+  #stream: { conn: ServerConnection; dropped: number } | null = null;
 
   constructor(
     private readonly conn: Deno.Conn,
@@ -69,7 +69,7 @@ export class ClientConnection implements ReplyTarget {
           break;
         }
         this.#takeRequests();
-        if (this.#stream !== null) await this.#stream.conn?.whenWritable();
+        if (this.#stream !== null) await this.#stream.conn.whenWritable();
       }
     } catch {
       if (this.#closed) return;
@@ -148,7 +148,7 @@ export class ClientConnection implements ReplyTarget {
       const msgEnd = start - dropped + info.length;
       if (stream === null) this.#handle(info, buf.subarray(start, msgEnd));
       else {
-        stream.conn?.endStream(buf.subarray(start, msgEnd));
+        stream.conn.endStream(buf.subarray(start, msgEnd));
         this.#stream = null;
       }
       start = msgEnd;
@@ -185,7 +185,7 @@ export class ClientConnection implements ReplyTarget {
     }
     const fresh = settled - stream.dropped;
     if (fresh <= 0) return start;
-    stream.conn?.streamChunk(buf.subarray(start, start + fresh));
+    stream.conn.streamChunk(buf.subarray(start, start + fresh));
     stream.dropped += fresh;
     return start + fresh;
   }

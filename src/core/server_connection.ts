@@ -73,15 +73,6 @@ export class ServerConnection {
     this.#run();
   }
 
-  /** Requests waiting for a reply on this connection (for least-loaded choices and stats). */
-  get pending(): number {
-    return this.#waiting.length;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /**
    * Queues a request (or a fragment) for the server. `req` null means no reply is expected
    * (memcache noreply): the bytes are written and nothing waits. While a large request streams
