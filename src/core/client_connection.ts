@@ -34,6 +34,8 @@ export class ClientConnection implements ReplyTarget {
   #closed = false;
   /** Whether the close is counted as client_eof (else client_err). */
   #eof = false;
+  /** A reply that closes the client was written: later replies wait for #writeFatal. */
+  #fatal = false;
   /** A large request being forwarded while it arrives; `dropped` of its bytes are gone from the read buffer. */
   #stream: { conn: ServerConnection; dropped: number } | null = null;
 
@@ -89,7 +91,7 @@ export class ClientConnection implements ReplyTarget {
         return;
       }
       if (bytes === null) this.#fail(req, reason);
-      else if (this.#queue.peek() === req) {
+      else if (this.#queue.peek() === req && !this.#fatal) {
         // The common case: the oldest request's reply goes straight to the socket buffer.
         this.#queue.shift();
         this.#out.append(bytes);
@@ -106,7 +108,7 @@ export class ClientConnection implements ReplyTarget {
   }
 
   streamReply(req: ClientRequest, bytes: Uint8Array): boolean {
-    if (this.#closed) return true;
+    if (this.#closed || this.#fatal) return true; // nobody will read it
     if (this.#queue.peek() !== req) return false;
     req.streamed = true;
     this.#out.append(bytes);
@@ -289,20 +291,33 @@ export class ClientConnection implements ReplyTarget {
 
   /** Writes the replies that are ready, in order, up to the first still missing. */
   #writeReady(): void {
+    if (this.#fatal) return; // the rest is settled by #writeFatal
     const q = this.#queue;
     for (let req = q.peek(); req !== undefined && req.reply !== null; req = q.peek()) {
       q.shift();
       this.#out.append(req.reply);
       if (req.closeAfter) {
-        // nutcracker's closing write carries the replies already done behind the fatal one; the rest are dropped.
         this.#reading = false;
-        for (let next = q.shift(); next !== undefined && next.reply !== null; next = q.shift()) {
-          this.#out.append(next.reply);
-        }
-        q.drain();
-        break;
+        this.#fatal = true;
+        queueMicrotask(() => this.#writeFatal());
+        return;
       }
     }
+    this.#finishIfDone();
+  }
+
+  /**
+   * After a reply that closes the client: nutcracker's closing write carries the replies done in
+   * the same event-loop turn (a failed server connection fails all its requests at once); the rest
+   * are dropped.
+   */
+  #writeFatal(): void {
+    const q = this.#queue;
+    for (let req = q.peek(); req !== undefined && req.reply !== null; req = q.peek()) {
+      q.shift();
+      this.#out.append(req.reply);
+    }
+    q.drain();
     this.#finishIfDone();
   }
 
