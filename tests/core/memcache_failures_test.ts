@@ -36,6 +36,20 @@ function checkpoint(lab: Lab, name: string): PoolSnapshot {
 
 const bytes = (s: string) => s.length;
 
+/**
+ * Server a cannot be reached at all (no address, no socket): two requests each fail on their own
+ * without counting as requests, which ejects a, and b serves the third.
+ */
+async function unreachable(lab: Lab): Promise<void> {
+  const snap = await lab.stats();
+  assertStats(snap, {
+    pool: { forward_error: 2, server_ejects: 1 },
+    a: { server_err: 2, requests: 0, server_connections: 0 },
+    b: { requests: 1, responses: 1 },
+  });
+  assert.ok(snap.servers.a.server_ejected_at > 0);
+}
+
 Deno.test({
   name: "closed server port: every pipelined request gets SERVER_ERROR Connection refused, client stays open",
   fn: () =>
@@ -83,31 +97,13 @@ Deno.test({
 Deno.test({
   name:
     "unresolvable server host: SERVER_ERROR Host is down per request, each a failure of its own, not counted as requests",
-  fn: () =>
-    check(SCENARIOS.unresolvable, async (lab) => {
-      const snap = await lab.stats();
-      assertStats(snap, {
-        pool: { forward_error: 2, server_ejects: 1 },
-        a: { server_err: 2, requests: 0, server_connections: 0 },
-        b: { requests: 1, responses: 1 },
-      });
-      assert.ok(snap.servers.a.server_ejected_at > 0);
-    }),
+  fn: () => check(SCENARIOS.unresolvable, unreachable),
 });
 
 Deno.test({
   name:
     "missing unix socket server: SERVER_ERROR No such file or directory per request, each a failure of its own",
-  fn: () =>
-    check(SCENARIOS.unixMissing, async (lab) => {
-      const snap = await lab.stats();
-      assertStats(snap, {
-        pool: { forward_error: 2, server_ejects: 1 },
-        a: { server_err: 2, requests: 0, server_connections: 0 },
-        b: { requests: 1, responses: 1 },
-      });
-      assert.ok(snap.servers.a.server_ejected_at > 0);
-    }),
+  fn: () => check(SCENARIOS.unixMissing, unreachable),
 });
 
 Deno.test({

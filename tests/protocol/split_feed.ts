@@ -3,6 +3,7 @@
  * proxy core does, so a test can check that any chunking frames the same messages, also when the
  * core drops the bytes a parser has settled (streaming a large value through).
  */
+import assert from "assert";
 import type { ReplyParser, RequestInfo } from "../../src/protocol/types.ts";
 
 /**
@@ -192,6 +193,23 @@ export function feedDropping<T>(
   return { values, rest: stream.length - consumed, maxHeld, drops };
 }
 
+/**
+ * Feeds `stream` through a reply parser `read` bytes per read, the settled bytes dropped after each
+ * read, and asserts that every byte is framed with never more than two reads held at once. Returns
+ * the replies' lengths.
+ */
+export function streamReplies(stream: Uint8Array, parser: ReplyParser, read: number): number[] {
+  const { values, rest, maxHeld } = feedDropping(
+    stream,
+    evenReads(stream.length, read),
+    replyLengths(parser),
+    () => parser.settled,
+  );
+  assert.equal(rest, 0);
+  assert.ok(maxHeld <= 2 * read, `held ${maxHeld}`);
+  return values;
+}
+
 /** A request parser that streams (the optional members of RequestParser, implemented). */
 export interface Streaming {
   readonly settled: number;
@@ -235,4 +253,32 @@ export function requestCore(parser: Streaming): { settle: Settle; routed: Map<nu
     return parser.settled;
   };
   return { settle, routed };
+}
+
+/**
+ * Feeds `stream` through a streaming request parser `read` bytes per read, with the core's side of
+ * streaming (`requestCore`), and asserts that every byte is framed, never more than two reads held
+ * at once, and the bytes dropped at least once a read for all but one read of the `streamed` bytes
+ * (a large value's). Returns the framed values and the first request's early routing.
+ */
+export function streamRequests<T>(
+  stream: Uint8Array,
+  parser: Streaming,
+  frame: Frame<T>,
+  read: number,
+  streamed: number,
+): { values: T[]; first: Routed } {
+  const core = requestCore(parser);
+  const { values, rest, maxHeld, drops } = feedDropping(
+    stream,
+    evenReads(stream.length, read),
+    frame,
+    core.settle,
+  );
+  assert.equal(rest, 0);
+  const first = core.routed.get(0);
+  assert.ok(first);
+  assert.ok(maxHeld <= 2 * read, `held ${maxHeld}`);
+  assert.ok(drops >= streamed / read - 1, `${drops} drops`);
+  return { values, first };
 }

@@ -7,7 +7,8 @@ import assert from "assert";
 import { parseConfig } from "../../src/config/load.ts";
 import { type Distribution, HASH_NAMES, type HashName, type PoolConfig } from "../../src/config/types.ts";
 import { Router } from "../../src/routing/router.ts";
-import { freePort, needs, startMemcached, startNutcracker } from "../support/procs.ts";
+import { prng } from "../support/memcache_scripts.ts";
+import { concat, freePort, needs, startMemcached, startNutcracker } from "../support/procs.ts";
 
 /** Pool shapes, each over the same three backends; `p` holds the backend ports. */
 const VARIANTS: { id: string; tag: string | null; servers: (p: number[]) => string[] }[] = [
@@ -50,17 +51,6 @@ const VARIANTS: { id: string; tag: string | null; servers: (p: number[]) => stri
 const DISTRIBUTIONS: Distribution[] = ["ketama", "modula"];
 const KEYS_PER_POOL = 2000;
 const IO_TIMEOUT_MS = 20_000;
-
-/** mulberry32: a small seeded PRNG so that a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Random memcache keys: 1..250 bytes of 0x21-0x7e and 0x80-0xff (no space, control bytes, CR or LF,
@@ -126,16 +116,6 @@ async function exchange(port: number, payload: Uint8Array, done: (inbox: Inbox) 
       conn.close();
     } catch { /* closed by the timer */ }
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 const te = new TextEncoder();

@@ -5,7 +5,9 @@
 import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
 import { bin, str } from "../protocol/memcache/latin1.ts";
 import { freePort, type Proc, startMemcached, startNutcracker, startTsproxy } from "./procs.ts";
-import { Wire } from "./wire.ts";
+import { withClient } from "./wire.ts";
+
+export { withClient };
 
 export type ProxyKind = "tsproxy" | "nutcracker";
 
@@ -65,16 +67,6 @@ export async function startMemcacheSetup(kind: ProxyKind, opts: SetupOptions = {
   } catch (e) {
     await stopAll();
     throw e;
-  }
-}
-
-/** Opens a client connection to the proxy, runs `fn` with it and closes it. */
-export async function withClient<T>(port: number, fn: (wire: Wire) => Promise<T>): Promise<T> {
-  const wire = await Wire.connect(port);
-  try {
-    return await fn(wire);
-  } finally {
-    wire.close();
   }
 }
 

@@ -94,7 +94,7 @@ export function spawn(
 }
 
 /** A real memcached on a free loopback port; `extra` adds flags (e.g. `-I 32m` for larger items). */
-export async function startMemcached(
+export function startMemcached(
   port = freePort(),
   extra: string[] = [],
 ): Promise<Proc & { port: number }> {
@@ -113,19 +113,12 @@ export async function startMemcached(
     "64",
     ...extra,
   ];
-  const p = spawn("memcached", args);
-  try {
-    await waitForPort(port);
-  } catch (e) {
-    await p.stop();
-    throw e;
-  }
-  return { ...p, port };
+  return startServer("memcached", args, port);
 }
 
 /** A real redis-server on a free loopback port (no persistence). */
-export async function startRedis(port = freePort(), extra: string[] = []): Promise<Proc & { port: number }> {
-  const p = spawn("redis-server", [
+export function startRedis(port = freePort(), extra: string[] = []): Promise<Proc & { port: number }> {
+  return startServer("redis-server", [
     "--port",
     String(port),
     "--bind",
@@ -137,7 +130,12 @@ export async function startRedis(port = freePort(), extra: string[] = []): Promi
     "--protected-mode",
     "no",
     ...extra,
-  ]);
+  ], port);
+}
+
+/** Spawns a server that listens on `port` and waits for the port; stops it if the port never opens. */
+async function startServer(command: string, args: string[], port: number): Promise<Proc & { port: number }> {
+  const p = spawn(command, args);
   try {
     await waitForPort(port);
   } catch (e) {

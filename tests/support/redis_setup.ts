@@ -12,7 +12,9 @@ import type { Fault } from "../../harness/faults.ts";
 import { RedisReplyParser } from "../../src/protocol/redis/reply_parser.ts";
 import { Router } from "../../src/routing/router.ts";
 import { freePort, type Proc, readStats, startNutcracker, startRedis, startTsproxy } from "./procs.ts";
-import { Wire } from "./wire.ts";
+import { Wire, withClient } from "./wire.ts";
+
+export { withClient };
 
 export type ProxyKind = "tsproxy" | "nutcracker";
 
@@ -133,16 +135,6 @@ export async function ask(
     closed = rest.closed;
   }
   return { replies, closed };
-}
-
-/** Opens a client to `port`, runs `fn` with it and closes it. */
-export async function withClient<T>(port: number, fn: (wire: Wire) => Promise<T>): Promise<T> {
-  const wire = await Wire.connect(port);
-  try {
-    return await fn(wire);
-  } finally {
-    wire.close();
-  }
 }
 
 /** Asks a backend directly (AUTH and SELECT first when given, their replies dropped): one reply per request. */

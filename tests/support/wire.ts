@@ -117,3 +117,13 @@ export class Wire {
 
   #pending: Promise<{ n: number | null; chunk: Uint8Array }> | null = null;
 }
+
+/** Opens a client connection to `port`, runs `fn` with it and closes it. */
+export async function withClient<T>(port: number, fn: (wire: Wire) => Promise<T>): Promise<T> {
+  const wire = await Wire.connect(port);
+  try {
+    return await fn(wire);
+  } finally {
+    wire.close();
+  }
+}
