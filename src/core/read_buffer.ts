@@ -2,8 +2,8 @@
  * The bytes read from one socket that are not consumed yet: `buf[start, end)`.
  *
  * It starts small so idle connections stay cheap, doubles while reads fill it (up to the -m chunk
- * size), grows to the full size of a large message once the parser knows it, and falls back to
- * the chunk size when a large message is done.
+ * size), grows (doubling) towards the size of a large message the parser announced, and falls back
+ * to the chunk size when a large message is done.
  */
 export class ReadBuffer {
   buf: Uint8Array;
@@ -38,7 +38,9 @@ export class ReadBuffer {
   #makeRoom(need: number): void {
     if (this.end < this.buf.length && this.start + need <= this.buf.length) return;
     const pending = this.end - this.start;
-    let size = Math.max(this.buf.length, need);
+    // Grow towards the announced size at most doubling each time: a peer that announces a huge
+    // value and sends nothing must not make the proxy allocate it up front.
+    let size = Math.max(this.buf.length, Math.min(need, this.buf.length * 2));
     // A message of unknown length (or longer than announced) keeps growing the buffer.
     if (need <= pending && pending * 2 > size) size *= 2;
     if (size === this.buf.length) {
