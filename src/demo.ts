@@ -21,8 +21,12 @@ interface Backend {
 }
 
 function installed(bin: string): boolean {
-  return new Deno.Command("sh", { args: ["-c", `command -v ${bin}`], stdout: "null", stderr: "null" })
-    .outputSync().success;
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${bin}`], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false; // no shell to ask: use the in-process fakes
+  }
 }
 
 async function waitPort(port: number): Promise<void> {
