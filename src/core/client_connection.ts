@@ -65,11 +65,12 @@ export class ClientConnection implements ReplyTarget {
     const rb = this.#read;
     try {
       while (this.#reading) {
-        const n = await rb.readFrom(this.conn, this.#stream === null ? this.#parser.need : 0);
+        const n = await this.conn.read(rb.space(this.#stream === null ? this.#parser.need : 0));
         if (n === null) {
           this.#eof = true;
           break;
         }
+        rb.filled(n);
         this.#takeRequests();
         if (this.#stream !== null) await this.#stream.conn.whenWritable();
       }

@@ -15,15 +15,19 @@ export class ReadBuffer {
     this.buf = new Uint8Array(Math.min(initial, chunk));
   }
 
-  /** Reads once from the socket into the free tail; null at EOF. `need` is the pending message's size if known. */
-  async readFrom(conn: Deno.Conn, need: number): Promise<number | null> {
+  /**
+   * The free tail to read into, made room for first; `need` is the pending message's size if known.
+   * (The caller awaits the read itself: an async wrapper here would cost a promise per read.)
+   */
+  space(need: number): Uint8Array {
     this.#makeRoom(need);
-    const room = this.buf.length - this.end;
-    const n = await conn.read(this.buf.subarray(this.end));
-    if (n === null) return null;
+    return this.buf.subarray(this.end);
+  }
+
+  /** Takes in `n` bytes just read into `space()`. */
+  filled(n: number): void {
+    this.#filled = n === this.buf.length - this.end;
     this.end += n;
-    this.#filled = n === room;
-    return n;
   }
 
   /** Marks bytes up to `upTo` as consumed; an emptied buffer rewinds (and resizes to the traffic). */

@@ -202,12 +202,13 @@ export class ServerConnection {
     const rb = this.#read;
     try {
       for (;;) {
-        const n = await rb.readFrom(conn, this.#replyDropped > 0 ? 0 : this.#parser.need);
+        const n = await conn.read(rb.space(this.#replyDropped > 0 ? 0 : this.#parser.need));
         if (this.#closed) return;
         if (n === null) {
           this.fail(EOF_REASON, "eof");
           return;
         }
+        rb.filled(n);
         if (!this.#takeReplies()) return;
         if (this.#replyDropped > 0) await this.#waiting.peek()?.owner?.sink.whenWritable();
       }
