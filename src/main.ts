@@ -8,6 +8,7 @@ import type { Config } from "./config/types.ts";
 import { errorMessage } from "./core/errors.ts";
 import { createPools, startProxy } from "./core/proxy.ts";
 import { Level, log, logAlways, logSignal, reopenLog, setupLog, shiftLogLevel } from "./log.ts";
+import { selfArgs } from "./self_command.ts";
 import { takeSnapshot } from "./stats/snapshot.ts";
 import { serveStats } from "./stats/stats_server.ts";
 import { serveSnapshots } from "./workers/control.ts";
@@ -91,10 +92,8 @@ async function testConf(file: string): Promise<number> {
 /** -d: runs the same command line without -d as a detached process, as a daemon would. */
 function daemonize(args: string[]): number {
   const rest = args.filter((a) => a !== "-d" && a !== "--daemonize");
-  // A `deno compile`d tsproxy is its own executable; otherwise the deno binary runs this module.
-  const compiled = !/(^|\/)deno$/.test(Deno.execPath());
   const child = new Deno.Command(Deno.execPath(), {
-    args: compiled ? rest : ["run", "-A", new URL(import.meta.url).pathname, ...rest],
+    args: selfArgs(rest),
     stdin: "null",
     stdout: "null",
     stderr: "null",

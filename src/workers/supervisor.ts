@@ -6,6 +6,7 @@
 import { Level, log, logAlways } from "../log.ts";
 import { type StatsSnapshot, sumSnapshots } from "../stats/snapshot.ts";
 import { serveStats } from "../stats/stats_server.ts";
+import { selfArgs } from "../self_command.ts";
 import { fetchSnapshot } from "./control.ts";
 
 /** What the supervisor needs from the command line. */
@@ -35,16 +36,8 @@ function withoutWorkers(args: string[]): string[] {
 
 /** The command that runs one worker: the same flags, without --workers, plus --worker=INDEX:SOCKET. */
 function workerCommand(args: string[], index: number, control: string): Deno.Command {
-  const flags = withoutWorkers(args);
-  // A `deno compile`d tsproxy is its own executable; otherwise deno runs the entry module.
-  const compiled = !/(^|\/)deno$/.test(Deno.execPath());
-  const main = new URL("../main.ts", import.meta.url).pathname;
   return new Deno.Command(Deno.execPath(), {
-    args: [
-      ...(compiled ? [] : ["run", "-A", "--unstable-net", main]),
-      ...flags,
-      `--worker=${index}:${control}`,
-    ],
+    args: selfArgs([...withoutWorkers(args), `--worker=${index}:${control}`]),
     // A worker watches its stdin: when the supervisor goes away, the pipe closes and the worker exits.
     stdin: "piped",
     stdout: "inherit",
