@@ -2,30 +2,16 @@ import assert from "assert";
 import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
 import { RedisReplyParser } from "../../src/protocol/redis/reply_parser.ts";
 import {
-  concat,
   freePort,
   needs,
   type Proc,
+  readStatsText,
   startMemcached,
   startNutcracker,
   startRedis,
   startTsproxy,
 } from "../support/procs.ts";
 import { Wire } from "../support/wire.ts";
-
-/** The stats document as text, read raw from the port. */
-async function rawStats(port: number): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const chunks: Uint8Array[] = [];
-  for (;;) {
-    const buf = new Uint8Array(65536);
-    const n = await conn.read(buf);
-    if (n === null) break;
-    chunks.push(buf.subarray(0, n));
-  }
-  conn.close();
-  return new TextDecoder().decode(concat(chunks));
-}
 
 /** The spec's sample scenario: one memcache client and one redis client, still connected. */
 async function traffic(mcPort: number, redisPort: number): Promise<Wire[]> {
@@ -62,7 +48,7 @@ Deno.test(
         started.push(proxy);
         wires.push(...await traffic(mcPort, redisPort));
         await new Promise((r) => setTimeout(r, 400)); // nutcracker hands counters over every -i ms
-        return await rawStats(proxy.statsPort);
+        return await readStatsText(proxy.statsPort);
       };
       const nc = await run(startNutcracker);
       const ts = await run(startTsproxy);

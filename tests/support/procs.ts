@@ -209,6 +209,11 @@ export function startTsproxy(yaml: string, ports: number[], extraArgs: string[] 
 
 /** Reads the stats port's JSON document. */
 export async function readStats(port: number): Promise<Record<string, unknown>> {
+  return JSON.parse(await readStatsText(port));
+}
+
+/** The stats port's document exactly as sent. */
+export async function readStatsText(port: number): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const chunks: Uint8Array[] = [];
   const buf = new Uint8Array(65536);
@@ -218,8 +223,7 @@ export async function readStats(port: number): Promise<Record<string, unknown>> 
     chunks.push(buf.slice(0, n));
   }
   conn.close();
-  const text = new TextDecoder().decode(concat(chunks));
-  return JSON.parse(text);
+  return new TextDecoder().decode(concat(chunks));
 }
 
 /** The bytes of several chunks, joined. */
