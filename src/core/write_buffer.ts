@@ -39,6 +39,11 @@ export class WriteBuffer {
     return this.#len + this.#inFlight;
   }
 
+  /** Bytes of buffer held (both halves): small for a connection that only ever wrote short replies. */
+  get capacity(): number {
+    return this.#fill.length + this.#spare.length;
+  }
+
   /** Resolves once the backlog is below `limit` bytes, or the buffer is closed. */
   whenBelow(limit: number): Promise<void> {
     if (this.backlog < limit || this.#closed) return Promise.resolve();
@@ -86,7 +91,8 @@ export class WriteBuffer {
   }
 
   #grow(need: number): void {
-    let size = Math.max(this.baseSize, this.#fill.length * 2);
+    // Start small and double: an idle client that got one short reply keeps a small buffer.
+    let size = Math.max(MIN_SIZE, this.#fill.length * 2);
     while (size < need) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.#fill.subarray(0, this.#len));
@@ -109,7 +115,7 @@ export class WriteBuffer {
           this.#inFlight = len - off;
           if (this.#waiters.length > 0) this.#wake();
         }
-        // Keep the buffer for the next swap only while it is of ordinary size.
+        // Keep the buffer for the next swap only while it is of ordinary size (up to 4 read chunks).
         this.#spare = out.length <= this.baseSize * 4 ? out : EMPTY;
       }
     } catch (err) {
@@ -126,6 +132,7 @@ export class WriteBuffer {
 }
 
 const EMPTY = new Uint8Array(0);
+const MIN_SIZE = 512;
 const pending: WriteBuffer[] = [];
 
 function flushPending(): void {
