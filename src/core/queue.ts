@@ -33,6 +33,14 @@ export class Queue<T> {
     return item;
   }
 
+  /** Puts an item back in front (the one just shifted). */
+  unshift(item: T): void {
+    if (this.#size === this.#items.length) this.#grow();
+    this.#head = (this.#head - 1) & (this.#items.length - 1);
+    this.#items[this.#head] = item;
+    this.#size++;
+  }
+
   /** Removes and returns every item, oldest first. */
   drain(): T[] {
     const out: T[] = [];

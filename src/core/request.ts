@@ -51,4 +51,9 @@ export class ServerRequest {
     /** When the request times out (ms since epoch), or Infinity; set once a streamed request is whole. */
     public deadline: number,
   ) {}
+
+  /** What the protocol's batching needs to find this request's part of a batch reply. */
+  key: Uint8Array | null = null;
+  /** On the first request of a batch: the requests sent with it as one, in order. */
+  joined: ServerRequest[] | null = null;
 }

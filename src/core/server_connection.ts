@@ -57,6 +57,12 @@ export class ServerConnection {
   #unsentBytes = 0;
   #unsentNoreply = 0;
   #unsentNoreplyBytes = 0;
+  /** The batch still open to more requests: the last request appended, while it is not sent yet. */
+  #open: ServerRequest | null = null;
+  #openKind = -1;
+  /** Bytes and members of the open batch. */
+  #openBytes = 0;
+  #openMembers = 0;
   #closed = false;
 
   constructor(private readonly owner: ServerOwner, private readonly opts: ServerConnectionOptions) {
@@ -99,6 +105,7 @@ export class ServerConnection {
   /** More bytes of the streaming request. */
   streamChunk(bytes: Uint8Array): void {
     if (this.#closed) return;
+    this.#open = null;
     const stats = this.owner.stats;
     stats.request_bytes += bytes.length;
     stats.in_queue_bytes += bytes.length;
@@ -136,14 +143,50 @@ export class ServerConnection {
     stats.in_queue_bytes += bytes.length;
     this.#unsent++;
     this.#unsentBytes += bytes.length;
+    const batching = this.opts.protocol.batching;
+    const kind = batching !== null && req !== null && fragment < 0 && req.info !== null
+      ? batching.kind(req.info, bytes)
+      : -1;
+    if (kind >= 0 && this.#join(kind, bytes, req!, deadline)) return;
     this.#out.append(bytes);
+    this.#open = null;
     if (req === null) {
       this.#unsentNoreply++;
       this.#unsentNoreplyBytes += bytes.length;
       return;
     }
-    this.#waiting.push(new ServerRequest(req, fragment, bytes.length, deadline));
+    const sreq = new ServerRequest(req, fragment, bytes.length, deadline);
+    this.#waiting.push(sreq);
+    if (kind >= 0) {
+      sreq.key = batching!.key(req.info!, bytes);
+      this.#open = sreq;
+      this.#openKind = kind;
+      this.#openBytes = bytes.length;
+      this.#openMembers = 1;
+    }
     if (deadline !== Infinity && this.#timer === undefined) this.#armTimer();
+  }
+
+  /**
+   * Adds a request to the open batch of its kind (its bytes extend the batch's, and its reply comes
+   * out of the batch's one reply); false when no batch can take it.
+   */
+  #join(kind: number, bytes: Uint8Array, req: ClientRequest, deadline: number): boolean {
+    const head = this.#open;
+    const batching = this.opts.protocol.batching!;
+    if (head === null || this.#openKind !== kind || this.#openMembers >= batching.maxMembers) return false;
+    const info = req.info!;
+    const tail = batching.tail(info, bytes);
+    const size = this.#openBytes - batching.retract + tail.length;
+    if (size > batching.maxBytes) return false;
+    this.#out.retract(batching.retract);
+    this.#out.append(tail);
+    this.#openBytes = size;
+    this.#openMembers++;
+    const member = new ServerRequest(req, -1, bytes.length, deadline);
+    member.key = batching.key(info, bytes);
+    (head.joined ??= []).push(member);
+    return true;
   }
 
   /**
@@ -165,10 +208,14 @@ export class ServerConnection {
     }
     this.#sent(); // settle the queue gauges: everything still queued is dropped below
     for (let i = 0; i < this.#waiting.length; i++) {
-      const size = this.#waiting.at(i)!.size;
-      if (this.#waiting.at(i)!.owner === null) continue;
+      const sreq = this.#waiting.at(i)!;
+      if (sreq.owner === null) continue;
       stats.out_queue--;
-      stats.out_queue_bytes -= size;
+      stats.out_queue_bytes -= sreq.size;
+      for (const r of sreq.joined ?? []) {
+        stats.out_queue--;
+        stats.out_queue_bytes -= r.size;
+      }
     }
     if (kind === "eof") stats.server_eof++;
     else if (kind === "timeout") stats.server_timedout++;
@@ -177,6 +224,7 @@ export class ServerConnection {
     for (const sreq of this.#waiting.drain()) {
       const owner = sreq.owner;
       if (owner !== null) owner.sink.deliver(owner, sreq.fragment, null, reason);
+      for (const r of sreq.joined ?? []) r.owner!.sink.deliver(r.owner!, -1, null, reason);
     }
     for (const h of this.#held.splice(0)) {
       if (h.req !== null) h.req.sink.deliver(h.req, h.fragment, null, reason);
@@ -237,20 +285,40 @@ export class ServerConnection {
         this.fail(INVALID_REASON, "err");
         return false;
       }
+      const reply = buf.subarray(start, start - dropped + len);
+      if (sreq.joined !== null && !this.#deliverBatch(sreq, reply)) {
+        this.#waiting.unshift(sreq); // nothing was delivered: its requests fail with the rest
+        this.fail(INVALID_REASON, "err");
+        return false;
+      }
       this.owner.replied();
       const owner = sreq.owner;
-      if (owner !== null) {
+      if (owner !== null && sreq.joined === null) {
         stats.out_queue--;
         stats.out_queue_bytes -= sreq.size;
         stats.responses++;
         stats.response_bytes += len;
-        owner.sink.deliver(owner, sreq.fragment, buf.subarray(start, start - dropped + len), "");
+        owner.sink.deliver(owner, sreq.fragment, reply, "");
       }
       start += len - dropped;
       this.#replyDropped = 0;
     }
     rb.consumed(start);
     return true;
+  }
+
+  /** Hands each request of a batch its part of the batch's reply; false when the reply does not fit them. */
+  #deliverBatch(head: ServerRequest, reply: Uint8Array): boolean {
+    const members = [head, ...head.joined!];
+    const stats = this.owner.stats;
+    return this.opts.protocol.batching!.splitReply(reply, members.map((m) => m.key!), (m, bytes) => {
+      const r = members[m];
+      stats.out_queue--;
+      stats.out_queue_bytes -= r.size;
+      stats.responses++;
+      stats.response_bytes += bytes.length;
+      r.owner!.sink.deliver(r.owner!, -1, bytes, "");
+    });
   }
 
   /**
@@ -262,7 +330,8 @@ export class ServerConnection {
     if (fresh <= 0) return start;
     const head = this.#waiting.peek();
     const owner = head?.owner;
-    if (owner === undefined || owner === null || head!.fragment >= 0) return start;
+    // Batches and fragments are buffered whole: their replies are cut up or merged.
+    if (owner === undefined || owner === null || head!.fragment >= 0 || head!.joined !== null) return start;
     if (this.#replyDropped === 0 && this.#parser.need <= streamThreshold(this.opts.mbufSize)) return start;
     if (!owner.sink.streamReply(owner, buf.subarray(start, start + fresh))) return start;
     this.#replyDropped += fresh;
@@ -271,6 +340,7 @@ export class ServerConnection {
 
   /** Queued requests went to the socket: from the in_queue gauge to out_queue (noreply ones just leave). */
   #sent(): void {
+    this.#open = null; // its bytes are on their way: nothing can join it any more
     const stats = this.owner.stats;
     stats.in_queue -= this.#unsent;
     stats.in_queue_bytes -= this.#unsentBytes;

@@ -60,6 +60,11 @@ export class WriteBuffer {
     this.#schedule();
   }
 
+  /** Takes back the last `n` bytes appended; only valid while they have not been handed to the socket (before onSend). */
+  retract(n: number): void {
+    this.#len -= n;
+  }
+
   /** Stops writing; pending bytes are dropped. */
   close(): void {
     this.#closed = true;

@@ -100,6 +100,34 @@ export interface Fragment {
   keyIndexes: number[];
 }
 
+/**
+ * Requests of one kind that may travel as one server request when queued back to back on a server
+ * connection (memcache single-key gets: `get a\r\n` + `get b\r\n` -> `get a b\r\n`); the one reply
+ * is cut back into each member's reply.
+ */
+export interface Batching {
+  /** The request's batch kind (requests join only their own kind), or -1 when it cannot join one. */
+  kind(req: RequestInfo, msg: Uint8Array): number;
+  /** Trailing bytes of a batch taken back before a member's tail is appended. */
+  readonly retract: number;
+  /** The bytes that add a request to the batch before it (a view into `msg`). */
+  tail(req: RequestInfo, msg: Uint8Array): Uint8Array;
+  /** What the reply splitter needs of a member (copied: `msg` does not outlive the call). */
+  key(req: RequestInfo, msg: Uint8Array): Uint8Array;
+  /** Limits on one batch: members, and bytes on the wire. */
+  readonly maxMembers: number;
+  readonly maxBytes: number;
+  /**
+   * Cuts a batch's complete reply into one reply per member, in order, through `emit` (its bytes
+   * are valid during the call only); false when the reply does not fit the members.
+   */
+  splitReply(
+    reply: Uint8Array,
+    keys: readonly Uint8Array[],
+    emit: (member: number, bytes: Uint8Array) => void,
+  ): boolean;
+}
+
 /** Per-client protocol state (redis AUTH), created by `Protocol.newSession`. */
 export interface Session {
   authenticated: boolean;
@@ -142,4 +170,6 @@ export interface Protocol {
   clientErrorReply(reason: string): Uint8Array;
   /** Requests sent first on every new server connection; their replies are swallowed. */
   handshake(): Uint8Array[];
+  /** How requests are batched on server connections, or null when they are sent one by one. */
+  readonly batching: Batching | null;
 }

@@ -50,7 +50,7 @@ export function splitRetrieval(req: RequestInfo, msg: Uint8Array, owners: readon
 }
 
 /** Whether a framed reply is a get reply (VALUE blocks then END, or a bare END). */
-function isRetrievalReply(reply: Uint8Array): boolean {
+export function isRetrievalReply(reply: Uint8Array): boolean {
   return reply[0] === V || (reply[0] === E && reply[1] === N && reply[2] === D);
 }
 
@@ -58,7 +58,7 @@ function isRetrievalReply(reply: Uint8Array): boolean {
  * The VALUE blocks of a framed get reply as flat [blockStart, blockEnd, keyStart, keyEnd, ...]. The
  * reply was validated by the reply parser, so only the lengths are read.
  */
-function valueBlocks(reply: Uint8Array): number[] {
+export function valueBlocks(reply: Uint8Array): number[] {
   const blocks: number[] = [];
   let i = 0;
   while (reply[i] === V) {

@@ -3,6 +3,7 @@
  * replies, wired into the Protocol interface.
  */
 import type { Fragment, Protocol, ProtocolOptions, RequestInfo } from "../types.ts";
+import { getBatching } from "./batch.ts";
 import { isRetrieval } from "./commands.ts";
 import { mergeRetrieval, splitRetrieval } from "./fragment.ts";
 import { MemcacheReplyParser } from "./reply_parser.ts";
@@ -31,4 +32,5 @@ export const memcache = (_opts: ProtocolOptions): Protocol => ({
   errorReply,
   clientErrorReply: (reason: string) => encoder.encode(`CLIENT_ERROR ${reason}\r\n`),
   handshake: () => [],
+  batching: getBatching,
 });

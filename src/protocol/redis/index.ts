@@ -22,5 +22,6 @@ export const redis = (opts: ProtocolOptions): Protocol => {
     errorReply: errReply,
     clientErrorReply: errReply,
     handshake: () => handshake,
+    batching: null,
   };
 };
