@@ -100,10 +100,13 @@ export class ClientConnection implements ReplyTarget {
         req.reply = bytes.slice();
       }
     } else {
-      if (bytes !== null) req.fragmentReplies![fragment] = bytes.slice();
+      // Replies are kept until the last fragment's; that one is merged at once, so needs no copy.
+      if (bytes !== null) req.fragmentReplies![fragment] = req.waiting === 1 ? bytes : bytes.slice();
       else if (req.failure === null) req.failure = reason;
       if (--req.waiting > 0) return;
       this.#merge(req);
+      // A merge may be the last reply itself: copy it if it cannot be written right now.
+      if (req.reply === bytes && (this.#queue.peek() !== req || this.#fatal)) req.reply = bytes!.slice();
     }
     this.#writeReady();
   }

@@ -15,38 +15,61 @@ const N = 78;
 const D = 68;
 
 /**
- * One `get k1 k2 \r\n` (or `gets`) per server owning keys: its keys in request order, each followed
- * by one space; fragments in server index order. `owners[i]` is the server of key i.
+ * One `get k1 k2 \r\n` (or `gets`) per server owning keys, nutcracker's wire format: its keys in
+ * request order, each followed by one space; fragments in server index order. `owners[i]` is the
+ * server of key i.
  */
 export function splitRetrieval(req: RequestInfo, msg: Uint8Array, owners: readonly number[]): Fragment[] {
+  if (owners.every((o) => o === owners[0])) {
+    const all = owners.map((_, i) => i);
+    return [{ server: owners[0], bytes: getLine(req, msg, all), keyIndexes: all }];
+  }
+  const byServer = new Map<number, number[]>();
+  for (let i = 0; i < owners.length; i++) {
+    const group = byServer.get(owners[i]);
+    if (group) group.push(i);
+    else byServer.set(owners[i], [i]);
+  }
+  const groups = [...byServer].sort((a, b) => a[0] - b[0]);
+  return groups.map(([server, keyIndexes]) => ({ server, bytes: getLine(req, msg, keyIndexes), keyIndexes }));
+}
+
+/** The get line for some of the request's keys. */
+function getLine(req: RequestInfo, msg: Uint8Array, keyIndexes: readonly number[]): Uint8Array {
   const prefix = req.cmd === Cmd.Gets ? GETS : GET;
   const keys = req.keys;
-  let groups: [number, number[]][];
-  if (owners.every((o) => o === owners[0])) {
-    groups = [[owners[0], owners.map((_, i) => i)]]; // the common case: one server, nothing to sort
-  } else {
-    const byServer = new Map<number, number[]>();
-    for (let i = 0; i < owners.length; i++) {
-      const group = byServer.get(owners[i]);
-      if (group) group.push(i);
-      else byServer.set(owners[i], [i]);
-    }
-    groups = [...byServer].sort((a, b) => a[0] - b[0]);
+  const count = keys.length / 2;
+  if (keyIndexes.length === count && singleSpaced(msg, keys, prefix.length)) {
+    // The client wrote it nutcracker's way already but for the last space: one copy.
+    const last = keys[keys.length - 1];
+    const bytes = new Uint8Array(last + 3);
+    bytes.set(msg.subarray(0, last));
+    bytes[last] = SP;
+    bytes[last + 1] = CR;
+    bytes[last + 2] = LF;
+    return bytes;
   }
-  return groups.map(([server, keyIndexes]) => {
-    let size = prefix.length + 2;
-    for (const i of keyIndexes) size += keys[2 * i + 1] - keys[2 * i] + 1;
-    const bytes = new Uint8Array(size);
-    bytes.set(prefix);
-    let o = prefix.length;
-    for (const i of keyIndexes) {
-      for (let k = keys[2 * i]; k < keys[2 * i + 1]; k++) bytes[o++] = msg[k];
-      bytes[o++] = SP;
-    }
-    bytes[o++] = CR;
-    bytes[o] = LF;
-    return { server, bytes, keyIndexes };
-  });
+  let size = prefix.length + 2;
+  for (const i of keyIndexes) size += keys[2 * i + 1] - keys[2 * i] + 1;
+  const bytes = new Uint8Array(size);
+  bytes.set(prefix);
+  let o = prefix.length;
+  for (const i of keyIndexes) {
+    for (let k = keys[2 * i]; k < keys[2 * i + 1]; k++) bytes[o++] = msg[k];
+    bytes[o++] = SP;
+  }
+  bytes[o++] = CR;
+  bytes[o] = LF;
+  return bytes;
+}
+
+/** Whether the request is `<name> k1 k2 ... kn` from its first byte, one space between keys. */
+function singleSpaced(msg: Uint8Array, keys: readonly number[], prefixLength: number): boolean {
+  if (keys[0] !== prefixLength) return false;
+  for (let i = 2; i < keys.length; i += 2) {
+    if (keys[i] !== keys[i - 1] + 1) return false;
+  }
+  return true;
 }
 
 /** Whether a framed reply is a get reply (VALUE blocks then END, or a bare END). */
@@ -130,22 +153,6 @@ function pickBlocks(fragment: Fragment, reply: Uint8Array): Int32Array {
   return picks;
 }
 
-/** Whether each VALUE block of the reply is for the next requested key (skipping missing ones). */
-function inKeyOrder(fragment: Fragment, reply: Uint8Array): boolean {
-  const keys = fragmentKeys(fragment.bytes);
-  const blocks = valueBlocks(reply);
-  let k = 0;
-  for (let b = 0; b < blocks.length; b += 4) {
-    while (
-      k < keys.length &&
-      !sameBytes(fragment.bytes, keys[k], keys[k + 1], reply, blocks[b + 2], blocks[b + 3])
-    ) k += 2;
-    if (k === keys.length) return false;
-    k += 2;
-  }
-  return true;
-}
-
 /**
  * The client's reply to a split get/gets: for each requested key in order, the next VALUE block for
  * it from its server's reply (duplicates kept, missing keys absent), then one END. Null when a
@@ -155,12 +162,8 @@ export function mergeRetrieval(
   fragments: readonly Fragment[],
   replies: readonly Uint8Array[],
 ): Uint8Array | null {
-  if (fragments.length === 1) {
-    if (!isRetrievalReply(replies[0])) return null;
-    // One server that answered in request order (missing keys absent, as memcached does) already
-    // gave the merged reply.
-    if (inKeyOrder(fragments[0], replies[0])) return replies[0];
-  }
+  // One server got the request as it is: its reply is the client's (memcached answers in key order).
+  if (fragments.length === 1) return isRetrievalReply(replies[0]) ? replies[0] : null;
   let keyCount = 0;
   for (const f of fragments) keyCount += f.keyIndexes.length;
   // Where each request key's block sits: fragment and position of the key in that fragment.

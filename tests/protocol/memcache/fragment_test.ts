@@ -39,18 +39,22 @@ Deno.test("split: one get per server, keys in request order each followed by a s
 });
 
 Deno.test("split: gets keeps its name; keys are copied byte for byte from wherever they sit", () => {
-  const { req, msg } = parse("  gets   \x00k\xff   b\n  \r\n");
+  const { req, msg } = parse("  gets   \x00k\xff   b\n  c\r\n");
   assert.equal(req.cmd, Cmd.Gets);
-  assert.deepEqual(shown(splitRetrieval(req, msg, [5, 5])), [
+  assert.deepEqual(shown(splitRetrieval(req, msg, [5, 5, 2])), [
+    { server: 2, bytes: "gets c \r\n", keyIndexes: [2] },
     { server: 5, bytes: "gets \x00k\xff b\n \r\n", keyIndexes: [0, 1] },
   ]);
 });
 
 Deno.test("split: all keys on one server still make one rebuilt get; duplicates are kept", () => {
+  for (const text of ["get a b a\r\n", "get a  b a \r\n", " get a b a\r\n"]) {
+    const { req, msg } = parse(text);
+    assert.deepEqual(shown(splitRetrieval(req, msg, [0, 0, 0])), [
+      { server: 0, bytes: "get a b a \r\n", keyIndexes: [0, 1, 2] },
+    ], text);
+  }
   const { req, msg } = parse("get a b a\r\n");
-  assert.deepEqual(shown(splitRetrieval(req, msg, [0, 0, 0])), [
-    { server: 0, bytes: "get a b a \r\n", keyIndexes: [0, 1, 2] },
-  ]);
   assert.deepEqual(shown(splitRetrieval(req, msg, [1, 0, 1])), [
     { server: 0, bytes: "get b \r\n", keyIndexes: [1] },
     { server: 1, bytes: "get a a \r\n", keyIndexes: [0, 2] },
@@ -101,10 +105,20 @@ Deno.test("merge: gets blocks keep their cas unique; data holding VALUE and END 
 });
 
 Deno.test("merge: blocks for keys nobody asked for are dropped", () => {
-  const merged = roundTrip("get a b\r\n", [0, 0], {
-    0: `${value("q", "Q")}${value("b", "B")}END\r\n`,
+  const merged = roundTrip("get a b\r\n", [0, 1], {
+    0: `${value("q", "Q")}END\r\n`,
+    1: `${value("b", "B")}END\r\n`,
   });
   assert.equal(merged, `${value("b", "B")}END\r\n`);
+});
+
+Deno.test("merge: one server's reply to the whole request is the client's reply, as it is", () => {
+  const reply = `${value("a", "A")}${value("c", "C")}END\r\n`;
+  const { req, msg } = parse("get a b c\r\n");
+  const fragments = splitRetrieval(req, msg, [3, 3, 3]);
+  const bytes = bin(reply);
+  assert.equal(mergeRetrieval(fragments, [bytes]), bytes);
+  assert.equal(mergeRetrieval(fragments, [bin("SERVER_ERROR out of memory\r\n")]), null);
 });
 
 Deno.test("merge: any fragment reply other than VALUE/END fails the whole get (null)", () => {
