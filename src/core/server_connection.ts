@@ -6,6 +6,7 @@
 import type { ServerConfig } from "../config/types.ts";
 import type { Protocol, ReplyParser } from "../protocol/types.ts";
 import { connectionCounts, type ServerStats } from "../stats/counters.ts";
+import { now } from "./clock.ts";
 import { connectServer } from "./connect.ts";
 import { EOF_REASON, INVALID_REASON, socketErrorReason, TIMEOUT_REASON } from "./errors.ts";
 import { Queue } from "./queue.ts";
@@ -89,7 +90,7 @@ export class ServerConnection {
       this.#held.push({ bytes: bytes.slice(), req, fragment });
       return;
     }
-    this.#enqueue(bytes, req, fragment, this.opts.timeout > 0 ? Date.now() + this.opts.timeout : Infinity);
+    this.#enqueue(bytes, req, fragment, this.opts.timeout > 0 ? now() + this.opts.timeout : Infinity);
   }
 
   /**
