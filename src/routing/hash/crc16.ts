@@ -1,7 +1,9 @@
 /** nutcracker's `crc16`: CRC-16/XMODEM steps kept in a 32-bit register that is never masked. */
 
-/** CRC-16/XMODEM table (poly 0x1021, MSB first), built once. */
-const TABLE = (() => {
+/** CRC-16/XMODEM table (poly 0x1021, MSB first), built on first use (see crc32.ts). */
+let table: Uint16Array | null = null;
+
+function buildTable(): Uint16Array {
   const t = new Uint16Array(256);
   for (let n = 0; n < 256; n++) {
     let c = n << 8;
@@ -9,14 +11,15 @@ const TABLE = (() => {
     t[n] = c;
   }
   return t;
-})();
+}
 
 /**
  * crc16 over buf[start, end). The register is 32 bits wide and never cut to 16, so the bytes
  * shifted out above bit 15 stay in the result: only its low 16 bits are the real CRC.
  */
 export function crc16(buf: Uint8Array, start: number, end: number): number {
+  const t = table ??= buildTable();
   let c = 0;
-  for (let i = start; i < end; i++) c = (c << 8) ^ TABLE[((c >>> 8) ^ buf[i]) & 0xff];
+  for (let i = start; i < end; i++) c = (c << 8) ^ t[((c >>> 8) ^ buf[i]) & 0xff];
   return c >>> 0;
 }
