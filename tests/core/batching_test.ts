@@ -29,10 +29,10 @@ async function ask(port: number, request: string | Uint8Array, count: number): P
   }
 }
 
-async function proxyFor(address: string): Promise<{ proxy: ProxyProc; port: number }> {
+async function proxyFor(address: string, timeout = 5000): Promise<{ proxy: ProxyProc; port: number }> {
   const port = freePort();
   const proxy = await startTsproxy(
-    `m:\n  listen: 127.0.0.1:${port}\n  timeout: 5000\n  servers:\n   - ${address}:1\n`,
+    `m:\n  listen: 127.0.0.1:${port}\n  timeout: ${timeout}\n  servers:\n   - ${address}:1\n`,
     [port],
   );
   return { proxy, port };
@@ -114,6 +114,25 @@ Deno.test("a batch reply with a value for a key nobody asked for fails the serve
     const s = await serverStats(proxy);
     assert.equal(s.server_err, 1);
     assert.equal(s.out_queue, 0);
+  } finally {
+    await proxy.stop();
+    await fake.close();
+  }
+});
+
+Deno.test("a batch that times out fails every get in it, and the gauges settle", async () => {
+  const fake = await FakeMemcached.start();
+  const { proxy, port } = await proxyFor(fake.address, 300);
+  try {
+    fake.faults.set({ mode: "silent" });
+    const got = await ask(port, gets(["a", "b", "c"]), 3);
+    assert.deepEqual(got, Array(3).fill("SERVER_ERROR Connection timed out\r\n"));
+    const s = await serverStats(proxy);
+    assert.equal(s.server_timedout, 1);
+    assert.equal(s.requests, 3);
+    assert.equal(s.out_queue, 0);
+    assert.equal(s.out_queue_bytes, 0);
+    assert.equal(s.in_queue, 0);
   } finally {
     await proxy.stop();
     await fake.close();
