@@ -167,6 +167,20 @@ Deno.test(
         },
       );
 
+      await t.step("500 pipelined single-key gets and gets (tsproxy batches them): same bytes", async () => {
+        const model = new MemcacheModel();
+        const rng = prng(5);
+        const keys = keySet("sg:", 30);
+        const pick = () => rng() < 0.25 ? `sg:missing${randInt(rng, 5)}` : keys[randInt(rng, keys.length)];
+        await compare(
+          [
+            ...storeSteps(model, keys),
+            ...Array.from({ length: 500 }, () => getStep(model, [pick()], rng() < 0.3 ? "gets" : "get")),
+          ],
+          "single gets",
+        );
+      });
+
       await t.step("1,000-deep pipelines of mixed commands: same replies in the same order", async () => {
         for (const seed of [1, 2, 3]) {
           await compare(
