@@ -158,8 +158,10 @@ export interface Protocol {
   split(req: RequestInfo, msg: Uint8Array, owners: readonly number[]): Fragment[];
   /**
    * Joins the fragments' replies (same order as the fragments) into the client's one reply.
-   * Replies are complete replies as framed by ReplyParser. Null when a fragment's reply is of the
-   * wrong type (an error, say): the core answers `errorReply("Invalid argument")`, a forwarding error.
+   * Replies are complete replies as framed by ReplyParser, valid during the call only (the last one
+   * is a view into a read buffer). The result may be one of `replies` itself (the core copies it when
+   * it must wait), never a part of one. Null when a fragment's reply is of the wrong type (an error,
+   * say): the core answers `errorReply("Invalid argument")`, a forwarding error.
    */
   merge(req: RequestInfo, fragments: readonly Fragment[], replies: readonly Uint8Array[]): Uint8Array | null;
   /** Whether a split request whose fragment failed (no reply) closes the client after the error. */
