@@ -38,6 +38,21 @@ async function proxyFor(address: string, timeout = 5000): Promise<{ proxy: Proxy
   return { proxy, port };
 }
 
+/** Runs `fn` against tsproxy in front of a fresh in-process fake memcached; stops both after. */
+async function withFake(
+  fn: (fake: FakeMemcached, proxy: ProxyProc, port: number) => Promise<void>,
+  timeout = 5000,
+): Promise<void> {
+  const fake = await FakeMemcached.start();
+  const { proxy, port } = await proxyFor(fake.address, timeout);
+  try {
+    await fn(fake, proxy, port);
+  } finally {
+    await proxy.stop();
+    await fake.close();
+  }
+}
+
 /** The pool's one server's counters on the stats port. */
 async function serverStats(proxy: ProxyProc): Promise<Record<string, number>> {
   const stats = await readStats(proxy.statsPort) as Record<string, Record<string, unknown>>;
@@ -47,10 +62,8 @@ async function serverStats(proxy: ProxyProc): Promise<Record<string, number>> {
 
 const gets = (keys: string[]) => keys.map((k) => `get ${k}\r\n`).join("");
 
-Deno.test("pipelined gets reach the server as one multi-get, and each get gets its own reply", async () => {
-  const fake = await FakeMemcached.start();
-  const { proxy, port } = await proxyFor(fake.address);
-  try {
+Deno.test("pipelined gets reach the server as one multi-get, and each get gets its own reply", () =>
+  withFake(async (fake, proxy, port) => {
     const keys = ["a", "miss1", "b", "a", "miss2", "c", "b"];
     const setup = "set a 0 0 1\r\n1\r\nset b 7 0 2\r\n22\r\nset c 0 0 0\r\n\r\n";
     assert.deepEqual(await ask(fake.port, setup, 3), ["STORED\r\n", "STORED\r\n", "STORED\r\n"]);
@@ -76,16 +89,10 @@ Deno.test("pipelined gets reach the server as one multi-get, and each get gets i
     assert.equal(s.responses, keys.length + 7);
     assert.equal(s.out_queue, 0);
     assert.equal(s.out_queue_bytes, 0);
-  } finally {
-    await proxy.stop();
-    await fake.close();
-  }
-});
+  }));
 
-Deno.test("a server error answering a batch reaches every get in it; the client stays open", async () => {
-  const fake = await FakeMemcached.start();
-  const { proxy, port } = await proxyFor(fake.address);
-  try {
+Deno.test("a server error answering a batch reaches every get in it; the client stays open", () =>
+  withFake(async (fake, _proxy, port) => {
     fake.faults.set({ mode: "reply", raw: "SERVER_ERROR out of memory\r\n" });
     const w = await Wire.connect(port);
     try {
@@ -98,32 +105,20 @@ Deno.test("a server error answering a batch reaches every get in it; the client 
     } finally {
       w.close();
     }
-  } finally {
-    await proxy.stop();
-    await fake.close();
-  }
-});
+  }));
 
-Deno.test("a batch reply with a value for a key nobody asked for fails the server connection", async () => {
-  const fake = await FakeMemcached.start();
-  const { proxy, port } = await proxyFor(fake.address);
-  try {
+Deno.test("a batch reply with a value for a key nobody asked for fails the server connection", () =>
+  withFake(async (fake, proxy, port) => {
     fake.faults.set({ mode: "reply", raw: "VALUE zz 0 1\r\nz\r\nEND\r\n" });
     const got = await ask(port, gets(["a", "b"]), 2);
     assert.deepEqual(got, Array(2).fill("SERVER_ERROR Invalid argument\r\n"));
     const s = await serverStats(proxy);
     assert.equal(s.server_err, 1);
     assert.equal(s.out_queue, 0);
-  } finally {
-    await proxy.stop();
-    await fake.close();
-  }
-});
+  }));
 
-Deno.test("a batch that times out fails every get in it, and the gauges settle", async () => {
-  const fake = await FakeMemcached.start();
-  const { proxy, port } = await proxyFor(fake.address, 300);
-  try {
+Deno.test("a batch that times out fails every get in it, and the gauges settle", () =>
+  withFake(async (fake, proxy, port) => {
     fake.faults.set({ mode: "silent" });
     const got = await ask(port, gets(["a", "b", "c"]), 3);
     assert.deepEqual(got, Array(3).fill("SERVER_ERROR Connection timed out\r\n"));
@@ -133,11 +128,7 @@ Deno.test("a batch that times out fails every get in it, and the gauges settle",
     assert.equal(s.out_queue, 0);
     assert.equal(s.out_queue_bytes, 0);
     assert.equal(s.in_queue, 0);
-  } finally {
-    await proxy.stop();
-    await fake.close();
-  }
-});
+  }, 300));
 
 Deno.test(
   "batched gets and gets through real memcached: same bytes as asking memcached directly, large values too",
