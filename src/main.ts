@@ -6,7 +6,8 @@ import { type CliOptions, parseCli, testConfigMessage } from "./cli.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { Config } from "./config/types.ts";
 import { errorMessage } from "./core/errors.ts";
-import { createPools, startProxy } from "./core/proxy.ts";
+import { activity, createPools, startProxy } from "./core/proxy.ts";
+import { startIdleCollector } from "./core/idle_gc.ts";
 import { Level, log, logAlways, logSignal, reopenLog, setupLog, shiftLogLevel } from "./log.ts";
 import { selfArgs } from "./self_command.ts";
 import { takeSnapshot } from "./stats/snapshot.ts";
@@ -15,6 +16,8 @@ import { serveSnapshots } from "./workers/control.ts";
 import { superviseWorkers } from "./workers/supervisor.ts";
 
 const encoder = new TextEncoder();
+/** Quiet time after traffic before the heap is collected and shrunk. */
+const IDLE_GC_INTERVAL_MS = 5000;
 
 function stderr(text: string): void {
   Deno.stderr.writeSync(encoder.encode(text));
@@ -70,6 +73,11 @@ async function start(opts: CliOptions, args: string[]): Promise<number> {
       ? serveStats(opts.statsAddr, opts.statsPort, () => Promise.resolve(snapshot()))
       : serveSnapshots(worker.control, snapshot);
     startProxy(pools, opts.mbufSize, { reusePort: worker !== null, skipUnix: (worker?.index ?? 0) > 0 });
+    startIdleCollector({
+      activity: () => activity(pools),
+      intervalMs: IDLE_GC_INTERVAL_MS,
+      minHeapBytes: 16 << 20,
+    });
   } catch (err) {
     stats?.close();
     log(Level.ERR, "main", errorMessage(err));

@@ -4,6 +4,7 @@ import { protocolFor } from "../protocol/index.ts";
 import { maxClients } from "./fd_limit.ts";
 import { acceptClients, bindListener, clientCount } from "./listener.ts";
 import { Pool } from "./pool.ts";
+import { connectionCounts } from "../stats/counters.ts";
 
 /** A running proxy. */
 export interface Proxy {
@@ -17,6 +18,13 @@ export async function createPools(config: Config, mbufSize: number): Promise<Poo
   const pools = config.pools.map((pc) => new Pool(pc, protocolFor(pc, mbufSize), mbufSize));
   await Promise.all(pools.map((p) => p.resolveHosts()));
   return pools;
+}
+
+/** A number that moves whenever the pools do anything: connections made, requests forwarded. */
+export function activity(pools: readonly Pool[]): number {
+  let n = connectionCounts.total;
+  for (const pool of pools) for (const server of pool.servers) n += server.stats.requests;
+  return n;
 }
 
 /** How a worker process shares the pools' listeners with its siblings. */
