@@ -25,12 +25,41 @@ export function needs(...binaries: string[]): { ignore: boolean } {
   return { ignore: true };
 }
 
-/** A loopback TCP port that was free a moment ago. */
+/**
+ * A loopback TCP port that was free a moment ago, below the kernel's ephemeral range when there is
+ * room: a port the kernel handed out could be taken by an outgoing connection before the process
+ * meant to listen on it binds it. Never the same port twice in one test process.
+ */
 export function freePort(): number {
+  const low = 10000;
+  const high = Math.min(ephemeralStart(), 30000);
+  for (let tries = 0; high > low && tries < 200; tries++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue; // in use
+    }
+    handedOut.add(port);
+    return port;
+  }
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
+}
+
+const handedOut = new Set<number>();
+
+/** First port of the kernel's ephemeral range (32768 when it cannot be read). */
+function ephemeralStart(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/)[0]) ||
+      32768;
+  } catch {
+    return 32768;
+  }
 }
 
 /** Waits until something accepts TCP connections on 127.0.0.1:port. */
