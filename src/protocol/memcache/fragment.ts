@@ -39,7 +39,7 @@ function getLine(req: RequestInfo, msg: Uint8Array, keyIndexes: readonly number[
   const prefix = req.cmd === Cmd.Gets ? GETS : GET;
   const keys = req.keys;
   const count = keys.length / 2;
-  if (keyIndexes.length === count && singleSpaced(msg, keys, prefix.length)) {
+  if (keyIndexes.length === count && singleSpaced(keys, prefix.length)) {
     // The client wrote it nutcracker's way already but for the last space: one copy.
     const last = keys[keys.length - 1];
     const bytes = new Uint8Array(last + 3);
@@ -64,7 +64,7 @@ function getLine(req: RequestInfo, msg: Uint8Array, keyIndexes: readonly number[
 }
 
 /** Whether the request is `<name> k1 k2 ... kn` from its first byte, one space between keys. */
-function singleSpaced(msg: Uint8Array, keys: readonly number[], prefixLength: number): boolean {
+function singleSpaced(keys: readonly number[], prefixLength: number): boolean {
   if (keys[0] !== prefixLength) return false;
   for (let i = 2; i < keys.length; i += 2) {
     if (keys[i] !== keys[i - 1] + 1) return false;
