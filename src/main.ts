@@ -16,8 +16,11 @@ import { serveSnapshots } from "./workers/control.ts";
 import { superviseWorkers } from "./workers/supervisor.ts";
 
 const encoder = new TextEncoder();
-/** Quiet time after traffic before the heap is collected and shrunk. */
-const IDLE_GC_INTERVAL_MS = 5000;
+/**
+ * Quiet time after traffic before the heap is collected and shrunk: long enough that bursty load (a
+ * benchmark's gaps) is not collected between its bursts.
+ */
+const IDLE_GC_INTERVAL_MS = 10_000;
 
 function stderr(text: string): void {
   Deno.stderr.writeSync(encoder.encode(text));
