@@ -6,7 +6,7 @@
 import type { Batching, RequestInfo } from "../types.ts";
 import { asciiBytes, CR, LF } from "./ascii.ts";
 import { isRetrieval } from "./commands.ts";
-import { isRetrievalReply, valueBlocks } from "./fragment.ts";
+import { isRetrievalReply, sameBytes, valueBlocks } from "./fragment.ts";
 
 const END = asciiBytes("END\r\n");
 
@@ -40,7 +40,7 @@ function splitReply(
   const picks = new Int32Array(keys.length);
   let b = 0;
   for (let m = 0; m < keys.length; m++) {
-    if (b < blocks.length && sameKey(keys[m], reply, blocks[b + 2], blocks[b + 3])) {
+    if (b < blocks.length && sameBytes(keys[m], 0, keys[m].length, reply, blocks[b + 2], blocks[b + 3])) {
       picks[m] = b;
       b += 4;
     } else {
@@ -65,14 +65,6 @@ function splitReply(
     scratch.set(reply.subarray(start, end));
     scratch.set(END, end - start);
     emit(m, scratch.subarray(0, size));
-  }
-  return true;
-}
-
-function sameKey(key: Uint8Array, reply: Uint8Array, start: number, end: number): boolean {
-  if (end - start !== key.length) return false;
-  for (let i = 0; i < key.length; i++) {
-    if (key[i] !== reply[start + i]) return false;
   }
   return true;
 }

@@ -117,7 +117,14 @@ function fragmentKeys(bytes: Uint8Array): number[] {
 }
 
 /** Whether a[as, ae) and b[bs, be) hold the same bytes. */
-function sameBytes(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: number, be: number): boolean {
+export function sameBytes(
+  a: Uint8Array,
+  as: number,
+  ae: number,
+  b: Uint8Array,
+  bs: number,
+  be: number,
+): boolean {
   if (ae - as !== be - bs) return false;
   for (let i = 0; i < ae - as; i++) {
     if (a[as + i] !== b[bs + i]) return false;
@@ -162,7 +169,8 @@ export function mergeRetrieval(
   fragments: readonly Fragment[],
   replies: readonly Uint8Array[],
 ): Uint8Array | null {
-  // One server got the request as it is: its reply is the client's (memcached answers in key order).
+  // One server got every key in order: its reply is the client's (memcached answers in key order,
+  // leaving out misses).
   if (fragments.length === 1) return isRetrievalReply(replies[0]) ? replies[0] : null;
   let keyCount = 0;
   for (const f of fragments) keyCount += f.keyIndexes.length;
