@@ -273,7 +273,6 @@ export class ServerConnection {
     const end = rb.end;
     let start = rb.start;
     const parser = this.#parser;
-    const stats = this.owner.stats;
     while (start < end) {
       const dropped = this.#replyDropped;
       const len = parser.parse(buf, start - dropped, end);
@@ -293,14 +292,7 @@ export class ServerConnection {
         return false;
       }
       this.owner.replied();
-      const owner = sreq.owner;
-      if (owner !== null && sreq.joined === null) {
-        stats.out_queue--;
-        stats.out_queue_bytes -= sreq.size;
-        stats.responses++;
-        stats.response_bytes += len;
-        owner.sink.deliver(owner, sreq.fragment, reply, "");
-      }
+      if (sreq.owner !== null && sreq.joined === null) this.#answer(sreq, reply);
       start += len - dropped;
       this.#replyDropped = 0;
     }
@@ -311,15 +303,22 @@ export class ServerConnection {
   /** Hands each request of a batch its part of the batch's reply; false when the reply does not fit them. */
   #deliverBatch(head: ServerRequest, reply: Uint8Array): boolean {
     const members = [head, ...head.joined!];
+    return this.opts.protocol.batching!.splitReply(
+      reply,
+      members.map((m) => m.key!),
+      (m, bytes) => this.#answer(members[m], bytes),
+    );
+  }
+
+  /** A client's request got its reply: out of the out_queue gauge, counted, handed to the client. */
+  #answer(sreq: ServerRequest, reply: Uint8Array): void {
     const stats = this.owner.stats;
-    return this.opts.protocol.batching!.splitReply(reply, members.map((m) => m.key!), (m, bytes) => {
-      const r = members[m];
-      stats.out_queue--;
-      stats.out_queue_bytes -= r.size;
-      stats.responses++;
-      stats.response_bytes += bytes.length;
-      r.owner!.sink.deliver(r.owner!, -1, bytes, "");
-    });
+    stats.out_queue--;
+    stats.out_queue_bytes -= sreq.size;
+    stats.responses++;
+    stats.response_bytes += reply.length;
+    const owner = sreq.owner!;
+    owner.sink.deliver(owner, sreq.fragment, reply, "");
   }
 
   /**

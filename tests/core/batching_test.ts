@@ -13,21 +13,10 @@ import {
   startMemcached,
   startTsproxy,
 } from "../support/procs.ts";
+import { askDirect } from "../support/memcache_setup.ts";
 import { Wire } from "../support/wire.ts";
 
 const text = (b: Uint8Array) => new TextDecoder("latin1").decode(b);
-
-/** Sends `request` (one write) and reads `count` replies. */
-async function ask(port: number, request: string | Uint8Array, count: number): Promise<string[]> {
-  const w = await Wire.connect(port);
-  try {
-    await w.send(request);
-    const { replies } = await w.replies(new MemcacheReplyParser(), count, 10000);
-    return replies.map(text);
-  } finally {
-    w.close();
-  }
-}
 
 async function proxyFor(address: string, timeout = 5000): Promise<{ proxy: ProxyProc; port: number }> {
   const port = freePort();
@@ -66,18 +55,18 @@ Deno.test("pipelined gets reach the server as one multi-get, and each get gets i
   withFake(async (fake, proxy, port) => {
     const keys = ["a", "miss1", "b", "a", "miss2", "c", "b"];
     const setup = "set a 0 0 1\r\n1\r\nset b 7 0 2\r\n22\r\nset c 0 0 0\r\n\r\n";
-    assert.deepEqual(await ask(fake.port, setup, 3), ["STORED\r\n", "STORED\r\n", "STORED\r\n"]);
-    const expected = await ask(fake.port, gets(keys), keys.length);
+    assert.deepEqual(await askDirect(fake.port, setup, 3), ["STORED\r\n", "STORED\r\n", "STORED\r\n"]);
+    const expected = await askDirect(fake.port, gets(keys), keys.length);
 
     const before = fake.stats.requests;
-    assert.deepEqual(await ask(port, gets(keys), keys.length), expected);
+    assert.deepEqual(await askDirect(port, gets(keys), keys.length), expected);
     assert.equal(fake.stats.requests - before, 1, "one request on the wire for all the gets");
 
     // A request that cannot join ends the batch; gets after it start a new one; gets and gets do not mix.
     const mixed = gets(["a", "b"]) + "set d 0 0 1\r\nd\r\n" + gets(["d", "a"]) + "gets a\r\ngets b\r\n";
-    const direct = await ask(fake.port, mixed, 7);
+    const direct = await askDirect(fake.port, mixed, 7);
     const before2 = fake.stats.requests;
-    const got = await ask(port, mixed, 7);
+    const got = await askDirect(port, mixed, 7);
     assert.deepEqual(got.slice(0, 5), direct.slice(0, 5));
     assert.match(got[5], /^VALUE a 0 1 \d+\r\n1\r\nEND\r\n$/);
     assert.match(got[6], /^VALUE b 7 2 \d+\r\n22\r\nEND\r\n$/);
@@ -110,7 +99,7 @@ Deno.test("a server error answering a batch reaches every get in it; the client 
 Deno.test("a batch reply with a value for a key nobody asked for fails the server connection", () =>
   withFake(async (fake, proxy, port) => {
     fake.faults.set({ mode: "reply", raw: "VALUE zz 0 1\r\nz\r\nEND\r\n" });
-    const got = await ask(port, gets(["a", "b"]), 2);
+    const got = await askDirect(port, gets(["a", "b"]), 2);
     assert.deepEqual(got, Array(2).fill("SERVER_ERROR Invalid argument\r\n"));
     const s = await serverStats(proxy);
     assert.equal(s.server_err, 1);
@@ -120,7 +109,7 @@ Deno.test("a batch reply with a value for a key nobody asked for fails the serve
 Deno.test("a batch that times out fails every get in it, and the gauges settle", () =>
   withFake(async (fake, proxy, port) => {
     fake.faults.set({ mode: "silent" });
-    const got = await ask(port, gets(["a", "b", "c"]), 3);
+    const got = await askDirect(port, gets(["a", "b", "c"]), 3);
     assert.deepEqual(got, Array(3).fill("SERVER_ERROR Connection timed out\r\n"));
     const s = await serverStats(proxy);
     assert.equal(s.server_timedout, 1);
@@ -139,13 +128,13 @@ Deno.test(
     try {
       const big = "v".repeat(600_000);
       const sets = `set big 3 0 ${big.length}\r\n${big}\r\nset s 1 0 5\r\nsmall\r\n`;
-      assert.deepEqual(await ask(mc.port, sets, 2), ["STORED\r\n", "STORED\r\n"]);
+      assert.deepEqual(await askDirect(mc.port, sets, 2), ["STORED\r\n", "STORED\r\n"]);
       const keys = ["s", "big", "nope", "s", "big", "x".repeat(250)];
       const pipeline = gets(keys) + keys.map((k) => `gets ${k}\r\n`).join("");
-      const expected = await ask(mc.port, pipeline, 2 * keys.length);
-      assert.deepEqual(await ask(port, pipeline, 2 * keys.length), expected);
+      const expected = await askDirect(mc.port, pipeline, 2 * keys.length);
+      assert.deepEqual(await askDirect(port, pipeline, 2 * keys.length), expected);
       // Many clients at once: every one of them gets its own keys' values.
-      const clients = Array.from({ length: 40 }, (_, i) => ask(port, gets(["s", `k${i}`, "s"]), 3));
+      const clients = Array.from({ length: 40 }, (_, i) => askDirect(port, gets(["s", `k${i}`, "s"]), 3));
       for (const replies of await Promise.all(clients)) {
         assert.deepEqual(replies, [expected[0], "END\r\n", expected[0]]);
       }
