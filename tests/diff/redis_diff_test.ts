@@ -572,7 +572,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     behaviour: "an ejected server is tried again after server_retry_timeout and serves its keys again",
-    directives: ["auto_eject_hosts: true", "server_failure_limit: 2", "server_retry_timeout: 500"],
+    directives: ["auto_eject_hosts: true", "server_failure_limit: 2", "server_retry_timeout: 1500"],
     backends: [fake("a"), fake("b")],
     async play(p) {
       const a = p.lab.fake("a");
@@ -582,7 +582,7 @@ const SCENARIOS: Scenario[] = [
       await p.ask("ejected", c, [cmd("SET", KA, "a2")]);
       await p.ask("moved to b", c, [cmd("SET", KA, "b"), cmd("GET", KA)]);
       await a.restore();
-      await sleep(700);
+      await sleep(1700);
       await p.ask("back on a", c, [cmd("GET", KA), cmd("SET", KA, "a3"), cmd("GET", KA)]);
       assert.equal(a.stats.requests, 3, `${p.lab.kind}: a served its key again`);
     },

@@ -326,7 +326,8 @@ export class RedisLab {
         return { port: r.port, proc: r };
       }
       case "fake": {
-        const f = await FakeRedis.start({ host: "127.0.0.1", port: 0 });
+        // Below the ephemeral range: once refused, a connect to a closed ephemeral port can, rarely, connect to itself.
+        const f = await FakeRedis.start({ host: "127.0.0.1", port: freePort() });
         this.#fakes.push(f);
         if (b.fault) f.faults.set(b.fault);
         return { port: f.port, fake: f };
