@@ -1,7 +1,7 @@
 import assert from "assert";
 import { type CliOptions, type CliResult, parseCli, testConfigMessage } from "../src/cli.ts";
 import { ConfigError } from "../src/config/load.ts";
-import { needs } from "./support/procs.ts";
+import { needs } from "./support/needs.ts";
 
 const VERSION = "This is nutcracker-0.5.0\nasync event backend: epoll\n\n";
 

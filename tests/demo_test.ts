@@ -1,8 +1,8 @@
 import assert from "assert";
 import { MemcacheReplyParser } from "../src/protocol/memcache/reply_parser.ts";
 import { RedisReplyParser } from "../src/protocol/redis/reply_parser.ts";
-import { spawn, waitForPort } from "./support/procs.ts";
-import { Wire } from "./support/wire.ts";
+import { spawn, waitForPort } from "../harness/procs.ts";
+import { Wire } from "../harness/wire.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BACKEND_PORTS = [21211, 21212, 21213, 21214, 26379, 26380, 26381, 26382];

@@ -1,7 +1,7 @@
 import assert from "assert";
 import { MemcacheReplyParser } from "../src/protocol/memcache/reply_parser.ts";
-import { freePort, readStats, spawn, startMemcached, startTsproxy, waitForPort } from "./support/procs.ts";
-import { Wire } from "./support/wire.ts";
+import { freePort, readStats, spawn, startMemcached, startTsproxy, waitForPort } from "../harness/procs.ts";
+import { Wire } from "../harness/wire.ts";
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;

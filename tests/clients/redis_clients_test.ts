@@ -5,9 +5,10 @@
 import assert from "assert";
 import { Redis } from "ioredis";
 import { Buffer } from "node:buffer";
-import { hasBinary, needs } from "../support/procs.ts";
+import { hasBinary } from "../../harness/procs.ts";
+import { needs } from "../support/needs.ts";
 import { spreadKeys } from "../support/redis_scripts.ts";
-import { backendKeys, FOUR, fourRedis, type RedisLab, TAGGED, withLab } from "../support/redis_setup.ts";
+import { backendKeys, FOUR, fourRedis, type RedisLab, TAGGED, withLab } from "../../harness/redis_lab.ts";
 
 const PASSWORD = "client-pw";
 /** Debian's python with python3-redis (the first python3 on PATH may lack the module). */

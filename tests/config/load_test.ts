@@ -1,6 +1,7 @@
 import assert from "assert";
 import { ConfigError, loadConfig, parseConfig } from "../../src/config/load.ts";
-import { freePort, needs, spawn } from "../support/procs.ts";
+import { freePort, spawn } from "../../harness/procs.ts";
+import { needs } from "../support/needs.ts";
 
 /**
  * Bad (and a few good) configurations. In `yaml`, `@1` and `@2` stand for `127.0.0.1:<free port>`;

@@ -5,16 +5,10 @@
 import assert from "assert";
 import { FakeMemcached } from "../../harness/fake_memcached.ts";
 import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
-import {
-  freePort,
-  needs,
-  type ProxyProc,
-  readStats,
-  startMemcached,
-  startTsproxy,
-} from "../support/procs.ts";
+import { freePort, type ProxyProc, readStats, startMemcached, startTsproxy } from "../../harness/procs.ts";
+import { needs } from "../support/needs.ts";
 import { askDirect } from "../support/memcache_setup.ts";
-import { Wire } from "../support/wire.ts";
+import { Wire } from "../../harness/wire.ts";
 
 const text = (b: Uint8Array) => new TextDecoder("latin1").decode(b);
 

@@ -1,24 +1,24 @@
 /**
  * Every memcache failure situation of failure-handling.md §2 through tsproxy: the exact bytes the
  * client gets, whether its connection stays open, and the stats side effects (§7; tsproxy's stats
- * are live, and `fragments` counts truly). The scenarios are in tests/support/memcache_failures.ts.
+ * are live, and `fragments` counts truly). The scenarios are in harness/scenarios/memcache_failures.ts.
  */
 import assert from "assert";
 import { FakeMemcached } from "../../harness/fake_memcached.ts";
 import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
-import { concat, freePort, needs, spawn, waitForPort } from "../support/procs.ts";
-import { Wire } from "../support/wire.ts";
+import { concat, freePort, spawn, waitForPort } from "../../harness/procs.ts";
+import { needs } from "../support/needs.ts";
+import { Wire } from "../../harness/wire.ts";
 import {
   assertStats,
-  KEYS,
   type Lab,
   playOn,
   type PoolSnapshot,
   type Scenario,
-  SCENARIOS,
   sleep,
   transcript,
-} from "../support/memcache_failures.ts";
+} from "../../harness/memcache_lab.ts";
+import { KEYS, SCENARIOS } from "../../harness/scenarios/memcache_failures.ts";
 
 /** Plays the scenario behind tsproxy, asserts its transcript, then runs the test's own checks. */
 async function check(scenario: Scenario, more: (lab: Lab) => void | Promise<void> = () => {}): Promise<void> {

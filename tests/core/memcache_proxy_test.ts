@@ -34,7 +34,8 @@ import {
   startMemcacheSetup,
   withClient,
 } from "../support/memcache_setup.ts";
-import { needs, readStats } from "../support/procs.ts";
+import { readStats } from "../../harness/procs.ts";
+import { needs } from "../support/needs.ts";
 
 /** Runs steps on a new connection and asserts their exact replies and that the connection stays open. */
 async function expectSteps(setup: MemcacheSetup, steps: Step[], label: string): Promise<void> {

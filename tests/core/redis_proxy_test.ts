@@ -6,8 +6,8 @@
  */
 import assert from "assert";
 import { COMMANDS } from "../../src/protocol/redis/commands.ts";
-import { needs } from "../support/procs.ts";
-import { Wire } from "../support/wire.ts";
+import { needs } from "../support/needs.ts";
+import { Wire } from "../../harness/wire.ts";
 import {
   commandNames,
   familyScripts,
@@ -35,7 +35,7 @@ import {
   TAGGED,
   withClient,
   withLab,
-} from "../support/redis_setup.ts";
+} from "../../harness/redis_lab.ts";
 
 const PASSWORD = "s3cret pw";
 

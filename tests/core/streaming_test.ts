@@ -2,8 +2,9 @@ import assert from "assert";
 import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
 import { RedisReplyParser } from "../../src/protocol/redis/reply_parser.ts";
 import { concat } from "../../harness/bytes.ts";
-import { freePort, needs, startMemcached, startRedis, startTsproxy } from "../support/procs.ts";
-import { Wire } from "../support/wire.ts";
+import { freePort, startMemcached, startRedis, startTsproxy } from "../../harness/procs.ts";
+import { needs } from "../support/needs.ts";
+import { Wire } from "../../harness/wire.ts";
 
 const MiB = 1 << 20;
 

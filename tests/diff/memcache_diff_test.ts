@@ -36,7 +36,7 @@ import {
   startMemcacheSetup,
   withClient,
 } from "../support/memcache_setup.ts";
-import { needs } from "../support/procs.ts";
+import { needs } from "../support/needs.ts";
 
 /** What one proxy answered to a script. */
 interface Run {

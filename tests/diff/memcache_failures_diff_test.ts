@@ -1,19 +1,13 @@
 /**
- * The memcache failure scenarios (tests/support/memcache_failures.ts) behind the real nutcracker
+ * The memcache failure scenarios (harness/scenarios/memcache_failures.ts) behind the real nutcracker
  * 0.5.0 and behind tsproxy side by side, each in front of its own identical backends: the clients
  * must get the same bytes and the same open/closed outcome, apart from the differences the README
  * documents. nutcracker's answers are also checked against the catalogue the core test relies on.
  */
 import assert from "assert";
-import {
-  type Lab,
-  playOn,
-  type ProxyKind,
-  type Scenario,
-  SCENARIOS,
-  transcript,
-} from "../support/memcache_failures.ts";
-import { needs } from "../support/procs.ts";
+import { type Lab, playOn, type ProxyKind, type Scenario, transcript } from "../../harness/memcache_lab.ts";
+import { SCENARIOS } from "../../harness/scenarios/memcache_failures.ts";
+import { needs } from "../support/needs.ts";
 
 /** Plays the scenario behind both proxies at once; both labs are closed whatever happens. */
 async function sideBySide(scenario: Scenario): Promise<{ nutcracker: Lab; tsproxy: Lab }> {

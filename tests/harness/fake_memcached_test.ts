@@ -1,6 +1,7 @@
 import assert from "assert";
 import { FakeMemcached } from "../../harness/fake_memcached.ts";
-import { needs, startMemcached } from "../support/procs.ts";
+import { startMemcached } from "../../harness/procs.ts";
+import { needs } from "../support/needs.ts";
 import { RawClient, type Target } from "./raw_client.ts";
 
 /** A request batch, or one built from the previous batch's (normalized-free) reply. */

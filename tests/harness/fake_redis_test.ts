@@ -1,6 +1,7 @@
 import assert from "assert";
 import { FakeRedis } from "../../harness/fake_redis.ts";
-import { needs, startRedis } from "../support/procs.ts";
+import { startRedis } from "../../harness/procs.ts";
+import { needs } from "../support/needs.ts";
 import { RawClient, type Target } from "./raw_client.ts";
 
 /** One RESP request (arguments as latin1 strings). */

@@ -2,7 +2,7 @@ import assert from "assert";
 import { FakeMemcached } from "../../harness/fake_memcached.ts";
 import { FakeRedis } from "../../harness/fake_redis.ts";
 import type { FakeServer, ListenOptions } from "../../harness/fake_server.ts";
-import { freePort } from "../support/procs.ts";
+import { freePort } from "../../harness/procs.ts";
 import { RawClient } from "./raw_client.ts";
 
 /** A fake plus requests its protocol understands, to drive the shared fault machinery. */

@@ -3,15 +3,15 @@ import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts
 import { RedisReplyParser } from "../../src/protocol/redis/reply_parser.ts";
 import {
   freePort,
-  needs,
   type Proc,
   readStatsText,
   startMemcached,
   startNutcracker,
   startRedis,
   startTsproxy,
-} from "../support/procs.ts";
-import { Wire } from "../support/wire.ts";
+} from "../../harness/procs.ts";
+import { needs } from "../support/needs.ts";
+import { Wire } from "../../harness/wire.ts";
 
 /** The spec's sample scenario: one memcache client and one redis client, still connected. */
 async function traffic(mcPort: number, redisPort: number): Promise<Wire[]> {

@@ -7,7 +7,7 @@ import assert from "assert";
 import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
 import { bin, str } from "../protocol/memcache/latin1.ts";
 import { MemcacheModel, type StorageCmd } from "./memcache_model.ts";
-import type { Wire } from "./wire.ts";
+import type { Wire } from "../../harness/wire.ts";
 
 /** One request of a script. Strings hold one char per byte. */
 export interface Step {

@@ -4,8 +4,8 @@
  */
 import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
 import { bin, str } from "../protocol/memcache/latin1.ts";
-import { freePort, type Proc, startMemcached, startNutcracker, startTsproxy } from "./procs.ts";
-import { withClient } from "./wire.ts";
+import { freePort, type Proc, startMemcached, startNutcracker, startTsproxy } from "../../harness/procs.ts";
+import { withClient } from "../../harness/wire.ts";
 
 export { withClient };
 

@@ -8,7 +8,7 @@
  * nutcracker's table at least once (QUIT aside, which ends a connection: see the tests).
  */
 import { createHash } from "node:crypto";
-import { cmd, FOUR, type Placement, R } from "./redis_setup.ts";
+import { cmd, FOUR, type Placement, R } from "../../harness/redis_lab.ts";
 
 /** One request and the reply it must get: exact bytes, or a pattern for replies that vary. */
 export interface Step {

@@ -1,7 +1,8 @@
 import assert from "assert";
 import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
-import { freePort, needs, readStats, startMemcached, startTsproxy } from "../support/procs.ts";
-import { Wire } from "../support/wire.ts";
+import { freePort, readStats, startMemcached, startTsproxy } from "../../harness/procs.ts";
+import { needs } from "../support/needs.ts";
+import { Wire } from "../../harness/wire.ts";
 
 /** Pids of the worker processes a supervisor started. */
 async function workerPids(supervisor: number): Promise<number[]> {

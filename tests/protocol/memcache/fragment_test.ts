@@ -3,7 +3,8 @@ import { Cmd } from "../../../src/protocol/memcache/commands.ts";
 import { mergeRetrieval, splitRetrieval } from "../../../src/protocol/memcache/fragment.ts";
 import { MemcacheRequestParser } from "../../../src/protocol/memcache/request_parser.ts";
 import { Action, type Fragment, type RequestInfo } from "../../../src/protocol/types.ts";
-import { freePort, needs, startNutcracker } from "../../support/procs.ts";
+import { freePort, startNutcracker } from "../../../harness/procs.ts";
+import { needs } from "../../support/needs.ts";
 import { bin, str } from "./latin1.ts";
 
 /** A request framed from `text`, with its bytes. */

@@ -1,7 +1,8 @@
 import assert from "assert";
 import { CMD, commandId, COMMANDS, lookupCommand, Shape } from "../../../src/protocol/redis/commands.ts";
 import { RedisReplyParser } from "../../../src/protocol/redis/reply_parser.ts";
-import { freePort, needs, startNutcracker, startRedis } from "../../support/procs.ts";
+import { freePort, startNutcracker, startRedis } from "../../../harness/procs.ts";
+import { needs } from "../../support/needs.ts";
 import { bytes, command, concat, text } from "./resp.ts";
 
 const find = (name: string) => {

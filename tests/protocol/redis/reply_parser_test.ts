@@ -1,7 +1,8 @@
 import assert from "assert";
 import { RedisReplyParser } from "../../../src/protocol/redis/reply_parser.ts";
 import { RedisRequestParser } from "../../../src/protocol/redis/request_parser.ts";
-import { freePort, needs, startNutcracker } from "../../support/procs.ts";
+import { freePort, startNutcracker } from "../../../harness/procs.ts";
+import { needs } from "../../support/needs.ts";
 import { chunkings, feed, feedDropping, type Frame, replyLengths, streamReplies } from "../split_feed.ts";
 import { bytes, command, concat, text } from "./resp.ts";
 

@@ -7,10 +7,10 @@
  * pool specs place every key alike.
  */
 import assert from "assert";
-import { FakeRedis } from "../../harness/fake_redis.ts";
-import type { Fault } from "../../harness/faults.ts";
-import { RedisReplyParser } from "../../src/protocol/redis/reply_parser.ts";
-import { Router } from "../../src/routing/router.ts";
+import { FakeRedis } from "./fake_redis.ts";
+import type { Fault } from "./faults.ts";
+import { RedisReplyParser } from "../src/protocol/redis/reply_parser.ts";
+import { Router } from "../src/routing/router.ts";
 import { freePort, type Proc, readStats, startNutcracker, startRedis, startTsproxy } from "./procs.ts";
 import { Wire, withClient } from "./wire.ts";
 

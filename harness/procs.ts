@@ -1,6 +1,6 @@
 /**
- * Test support: external binaries (memcached, redis-server, nutcracker), free loopback ports and
- * processes that are always ended by pid.
+ * External binaries (memcached, redis-server, nutcracker, tsproxy itself), free loopback ports and
+ * processes that are always ended by pid: what the harness and the tests start.
  */
 
 /** Whether an external binary is on PATH. */
@@ -12,17 +12,6 @@ export function hasBinary(name: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Options for a Deno.test that needs the given binaries: ignored (with a note on stderr) when one is
- * missing on a developer machine, never under CI=true, where the test then runs and fails.
- */
-export function needs(...binaries: string[]): { ignore: boolean } {
-  const missing = binaries.filter((b) => !hasBinary(b));
-  if (missing.length === 0 || Deno.env.get("CI") === "true") return { ignore: false };
-  console.error(`skipping: ${missing.join(", ")} not installed (CI=true makes this a failure)`);
-  return { ignore: true };
 }
 
 /**
@@ -229,7 +218,7 @@ export function startNutcracker(yaml: string, ports: number[], extraArgs: string
   return startProxyProcess(["nutcracker"], yaml, ports, extraArgs, true);
 }
 
-const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
 
 /** tsproxy (src/main.ts) as a child process with a config written to a temp file; waits for the given ports. */
 export function startTsproxy(yaml: string, ports: number[], extraArgs: string[] = []): Promise<ProxyProc> {

@@ -1,5 +1,5 @@
 /** A raw TCP client for tests: send bytes, then read exactly the replies a reply parser frames. */
-import type { ReplyParser } from "../../src/protocol/types.ts";
+import type { ReplyParser } from "../src/protocol/types.ts";
 
 const encoder = new TextEncoder();
 
