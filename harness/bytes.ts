@@ -72,3 +72,9 @@ export class ByteQueue {
     if (this.#start === this.#end) this.#start = this.#end = 0;
   }
 }
+
+/** A string for messages: JSON-quoted, a long one cut in the middle. */
+export function show(s: string): string {
+  const q = JSON.stringify(s);
+  return q.length <= 300 ? q : `${q.slice(0, 150)}...(${s.length} bytes)...${q.slice(-100)}`;
+}

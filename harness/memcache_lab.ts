@@ -4,23 +4,20 @@
  * not resolve, real memcached); what its clients saw at every step, and its stats.
  */
 import assert from "assert";
-import { latin1 } from "./bytes.ts";
+import { concat, fromLatin1, latin1 } from "./bytes.ts";
 import type { Fault } from "./faults.ts";
 import { FakeMemcached } from "./fake_memcached.ts";
 import { MemcacheReplyParser } from "../src/protocol/memcache/reply_parser.ts";
 import {
-  concat,
   freePort,
   type Proc,
+  type ProxyKind,
   readStats,
   startMemcached,
   startNutcracker,
   startTsproxy,
 } from "./procs.ts";
-import { Wire } from "./wire.ts";
-
-/** Which proxy a lab runs. */
-export type ProxyKind = "nutcracker" | "tsproxy";
+import { Wire, withClient } from "./wire.ts";
 
 /** One backend of a scenario's pool; `name` is the server's explicit name in `servers:`. */
 export type ServerSpec =
@@ -87,6 +84,8 @@ export class Lab {
   /** Named stats snapshots taken by `checkpoint` (tsproxy only: nutcracker's stats lag). */
   readonly checkpoints = new Map<string, PoolSnapshot>();
   readonly #fakes = new Map<string, FakeMemcached>();
+  /** Server name -> TCP port of a fake or a real memcached. */
+  readonly #ports = new Map<string, number>();
   readonly #procs: Proc[] = [];
   readonly #wires: Wire[] = [];
   #proxy: (Proc & { statsPort: number }) | null = null;
@@ -126,6 +125,13 @@ export class Lab {
       await lab.close();
       throw stderr === "" ? err : new Error(`${err}\n${kind} stderr:\n${stderr}`);
     }
+  }
+
+  /** The TCP port of server `name` (a fake or a real memcached), for asking it directly. */
+  backendPort(name: string): number {
+    const port = this.#ports.get(name);
+    if (port === undefined) throw new Error(`server ${name} has no port of its own`);
+    return port;
   }
 
   /** The fake behind server `name`. */
@@ -247,12 +253,14 @@ export class Lab {
         // Below the ephemeral range: once refused, a connect to a closed ephemeral port can, rarely, connect to itself.
         const f = await FakeMemcached.start({ host: "127.0.0.1", port: freePort() });
         this.#fakes.set(s.name, f);
+        this.#ports.set(s.name, f.port);
         if (s.fault) f.faults.set(s.fault);
         return f.address;
       }
       case "memcached": {
         const m = await startMemcached();
         this.#procs.push(m);
+        this.#ports.set(s.name, m.port);
         return `127.0.0.1:${m.port}`;
       }
       case "refused":
@@ -266,6 +274,37 @@ export class Lab {
         return `no..such.invalid:${freePort()}`;
     }
   }
+}
+
+/** Sends raw requests straight to one server and returns its `count` replies as strings. */
+export function askDirect(port: number, request: string, count: number): Promise<string[]> {
+  return withClient(port, async (wire) => {
+    await wire.send(fromLatin1(request));
+    const got = await wire.replies(new MemcacheReplyParser(), count, 10_000);
+    if (got.replies.length !== count) {
+      throw new Error(`server on ${port}: ${got.replies.length}/${count} replies`);
+    }
+    return got.replies.map(latin1);
+  });
+}
+
+/**
+ * Which backend holds each key, by asking every backend directly: for each key the indexes of the
+ * backends that have it (a well-placed key is on exactly one, a missing key on none).
+ */
+export async function keyHolders(ports: readonly number[], keys: readonly string[]): Promise<number[][]> {
+  const holders: number[][] = keys.map(() => []);
+  for (let b = 0; b < ports.length; b++) {
+    const replies = await askDirect(
+      ports[b],
+      keys.map((k) => `get ${k}\r\n`).join(""),
+      keys.length,
+    );
+    replies.forEach((r, i) => {
+      if (r !== "END\r\n") holders[i].push(b);
+    });
+  }
+  return holders;
 }
 
 /** Runs `scenario` behind `kind`; `check` sees the lab before it is closed. */

@@ -2,6 +2,10 @@
  * External binaries (memcached, redis-server, nutcracker, tsproxy itself), free loopback ports and
  * processes that are always ended by pid: what the harness and the tests start.
  */
+import { concat } from "./bytes.ts";
+
+/** Which proxy a lab runs. */
+export type ProxyKind = "tsproxy" | "nutcracker";
 
 /** Whether an external binary is on PATH. */
 export function hasBinary(name: string): boolean {
@@ -242,15 +246,4 @@ export async function readStatsText(port: number): Promise<string> {
   }
   conn.close();
   return new TextDecoder().decode(concat(chunks));
-}
-
-/** The bytes of several chunks, joined. */
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }

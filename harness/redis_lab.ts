@@ -7,16 +7,22 @@
  * pool specs place every key alike.
  */
 import assert from "assert";
+import { fromLatin1, latin1, show } from "./bytes.ts";
 import { FakeRedis } from "./fake_redis.ts";
 import type { Fault } from "./faults.ts";
 import { RedisReplyParser } from "../src/protocol/redis/reply_parser.ts";
-import { Router } from "../src/routing/router.ts";
-import { freePort, type Proc, readStats, startNutcracker, startRedis, startTsproxy } from "./procs.ts";
+import {
+  freePort,
+  type Proc,
+  type ProxyKind,
+  readStats,
+  startNutcracker,
+  startRedis,
+  startTsproxy,
+} from "./procs.ts";
 import { Wire, withClient } from "./wire.ts";
 
 export { withClient };
-
-export type ProxyKind = "tsproxy" | "nutcracker";
 
 /** One backend of a pool; `name` is the server's explicit name in `servers:`. */
 export type Backend =
@@ -45,21 +51,8 @@ export const TAGGED = ["hash: fnv1a_64", "distribution: ketama", 'hash_tag: "{}"
 // ---------------------------------------------------------------------------------------------
 // RESP as one-char-per-byte strings
 
-/** The bytes of a string whose chars are all below 256. */
-export function bytes(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
-}
-
-/** The one-char-per-byte string of some bytes. */
-export function text(buf: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < buf.length; i += 8192) {
-    s += String.fromCharCode(...buf.subarray(i, Math.min(buf.length, i + 8192)));
-  }
-  return s;
-}
+/** RESP as one-char-per-byte strings: `bytes` of a string, `text` of bytes. */
+export { fromLatin1 as bytes, latin1 as text };
 
 /** A request: a RESP array of bulk strings. */
 export function cmd(...args: string[]): string {
@@ -80,16 +73,10 @@ export const R = {
   bulks: (...items: string[]) => `*${items.length}\r\n` + items.map((i) => R.bulk(i)).join(""),
 };
 
-/** A string shown with its control characters escaped, cut to `max` chars. */
-export function show(s: string, max = 200): string {
-  const j = JSON.stringify(s);
-  return j.length > max ? `${j.slice(0, max)}...(${s.length} chars)` : j;
-}
-
 /** The top-level elements of an array reply (each as its complete RESP bytes). */
 export function elements(reply: string): string[] {
   assert.ok(reply.startsWith("*"), `not an array: ${show(reply)}`);
-  const buf = bytes(reply);
+  const buf = fromLatin1(reply);
   const header = reply.indexOf("\r\n") + 2;
   const out: string[] = [];
   let at = header;
@@ -121,17 +108,17 @@ export async function ask(
 ): Promise<Seen> {
   const list = typeof requests === "string" ? [requests] : requests;
   try {
-    const data = bytes(list.join(""));
+    const data = fromLatin1(list.join(""));
     await (opts.send ? opts.send(wire, data) : wire.send(data));
   } catch {
     // The proxy already hung up: what follows shows the close.
   }
   const got = await wire.replies(new RedisReplyParser(), count ?? list.length, opts.timeoutMs ?? 10_000);
-  const replies = got.replies.map(text);
+  const replies = got.replies.map(latin1);
   let closed = got.closed;
   if (opts.settleMs !== undefined && opts.settleMs > 0 && !closed) {
     const rest = await wire.drain(opts.settleMs);
-    if (rest.bytes.length > 0) replies.push(text(rest.bytes));
+    if (rest.bytes.length > 0) replies.push(latin1(rest.bytes));
     closed = rest.closed;
   }
   return { replies, closed };
@@ -161,42 +148,6 @@ export async function backendKeys(
   const [reply] = await askDirect(port, [cmd("KEYS", "*")], opts);
   return elements(reply).map((e) => e.slice(e.indexOf("\r\n") + 2, -2)).sort();
 }
-
-// ---------------------------------------------------------------------------------------------
-// Placement
-
-/** Key placement of a pool of servers named `names` (fnv1a_64, ketama, optional hash tag). */
-export class Placement {
-  readonly #router: Router;
-
-  constructor(readonly names: readonly string[], hashTag: string | null = "{}") {
-    this.#router = new Router({
-      hash: "fnv1a_64",
-      distribution: "ketama",
-      hashTag: hashTag === null ? null : bytes(hashTag),
-      servers: names.map((name) => ({ name, weight: 1 })),
-    });
-  }
-
-  /** Index (in name order) of the server that holds `key`. */
-  owner(key: string): number {
-    const b = bytes(key);
-    return this.#router.pick(b, 0, b.length);
-  }
-
-  /** The first `count` keys `${prefix}<i>` that land on server `server`. */
-  keysOn(server: number, prefix: string, count = 1): string[] {
-    const out: string[] = [];
-    for (let i = 0; out.length < count; i++) {
-      if (i > 100_000) throw new Error(`no key ${prefix}* lands on server ${server}`);
-      if (this.owner(`${prefix}${i}`) === server) out.push(`${prefix}${i}`);
-    }
-    return out;
-  }
-}
-
-/** Placement in the standard four-server pools (s1..s4, `{}` hash tag). */
-export const FOUR = new Placement(["s1", "s2", "s3", "s4"]);
 
 // ---------------------------------------------------------------------------------------------
 // Labs: pools behind one proxy

@@ -7,27 +7,14 @@
  * stats), behind both proxies side by side (tests/diff/memcache_failures_diff_test.ts), and behind
  * either one in `deno task harness`.
  */
-import { Router } from "../../src/routing/router.ts";
 import { type Scenario, sleep } from "../memcache_lab.ts";
+import { Placement } from "../placement.ts";
 
-/** The first key `key<i>` that ketama (fnv1a_64) puts on server `name` of a pool of servers a and b. */
-function keyOn(name: "a" | "b", skip = 0): string {
-  const router = new Router({
-    hash: "fnv1a_64",
-    distribution: "ketama",
-    hashTag: null,
-    servers: [{ name: "a", weight: 1 }, { name: "b", weight: 1 }],
-  });
-  const enc = new TextEncoder();
-  for (let i = 0;; i++) {
-    const key = `key${i}`;
-    const bytes = enc.encode(key);
-    if (router.pick(bytes, 0, bytes.length) === (name === "a" ? 0 : 1) && skip-- === 0) return key;
-  }
-}
+const AB = new Placement(["a", "b"], null);
+const [KEY_B, KEY_B2] = AB.keysOn(1, "key", 2);
 
 /** Keys placed on server a or b of a two-server pool (default hash and distribution). */
-export const KEYS = { a: keyOn("a"), b: keyOn("b"), b2: keyOn("b", 1) };
+export const KEYS = { a: AB.keysOn(0, "key")[0], b: KEY_B, b2: KEY_B2 };
 
 const REFUSED = "SERVER_ERROR Connection refused\r\n";
 const TIMED_OUT = "SERVER_ERROR Connection timed out\r\n";

@@ -9,8 +9,10 @@
  */
 import assert from "assert";
 import type { Fault } from "../faults.ts";
-import { ask, type Backend, cmd, Placement, type ProxyKind, R, RedisLab, sleep } from "../redis_lab.ts";
+import { ask, type Backend, cmd, R, RedisLab, sleep } from "../redis_lab.ts";
+import { Placement } from "../placement.ts";
 import type { Wire } from "../wire.ts";
+import { type ProxyKind } from "../procs.ts";
 
 /** Two-server pools a, b: keys by owner. */
 const AB = new Placement(["a", "b"], null);

@@ -8,7 +8,8 @@ import { Buffer } from "node:buffer";
 import { hasBinary } from "../../harness/procs.ts";
 import { needs } from "../support/needs.ts";
 import { spreadKeys } from "../support/redis_scripts.ts";
-import { backendKeys, FOUR, fourRedis, type RedisLab, TAGGED, withLab } from "../../harness/redis_lab.ts";
+import { backendKeys, fourRedis, type RedisLab, TAGGED, withLab } from "../../harness/redis_lab.ts";
+import { FOUR } from "../../harness/placement.ts";
 
 const PASSWORD = "client-pw";
 /** Debian's python with python3-redis (the first python3 on PATH may lack the module). */

@@ -7,8 +7,8 @@ import { FakeMemcached } from "../../harness/fake_memcached.ts";
 import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
 import { freePort, type ProxyProc, readStats, startMemcached, startTsproxy } from "../../harness/procs.ts";
 import { needs } from "../support/needs.ts";
-import { askDirect } from "../support/memcache_setup.ts";
 import { Wire } from "../../harness/wire.ts";
+import { askDirect } from "../../harness/memcache_lab.ts";
 
 const text = (b: Uint8Array) => new TextDecoder("latin1").decode(b);
 

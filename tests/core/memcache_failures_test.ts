@@ -6,7 +6,8 @@
 import assert from "assert";
 import { FakeMemcached } from "../../harness/fake_memcached.ts";
 import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
-import { concat, freePort, spawn, waitForPort } from "../../harness/procs.ts";
+import { concat } from "../../harness/bytes.ts";
+import { freePort, spawn, waitForPort } from "../../harness/procs.ts";
 import { needs } from "../support/needs.ts";
 import { Wire } from "../../harness/wire.ts";
 import {

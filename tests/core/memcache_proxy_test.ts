@@ -19,23 +19,17 @@ import {
   randInt,
   randomValue,
   runScript,
-  show,
   type Step,
   step,
   storageRequest,
   storeSteps,
   tooLargeSteps,
 } from "../support/memcache_scripts.ts";
-import {
-  allClients,
-  askDirect,
-  keyHolders,
-  type MemcacheSetup,
-  startMemcacheSetup,
-  withClient,
-} from "../support/memcache_setup.ts";
+import { allClients, type MemcacheSetup, startMemcacheSetup, withClient } from "../support/memcache_setup.ts";
 import { readStats } from "../../harness/procs.ts";
 import { needs } from "../support/needs.ts";
+import { show } from "../../harness/bytes.ts";
+import { askDirect, keyHolders } from "../../harness/memcache_lab.ts";
 
 /** Runs steps on a new connection and asserts their exact replies and that the connection stays open. */
 async function expectSteps(setup: MemcacheSetup, steps: Step[], label: string): Promise<void> {
@@ -253,7 +247,7 @@ async function concurrentClients(setup: MemcacheSetup): Promise<void> {
 async function multiGet(setup: MemcacheSetup): Promise<void> {
   const keys = keySet("g:", 40);
   const model = await storeKeys(setup, keys);
-  const holders = await keyHolders(setup, keys);
+  const holders = await keyHolders(setup.backends.map((b) => b.port), keys);
   assert.ok(holders.every((h) => h.length === 1), "each key on exactly one server");
   assert.equal(new Set(holders.map((h) => h[0])).size, 4, "keys spread over all four servers");
 
@@ -365,7 +359,7 @@ async function malformed(setup: MemcacheSetup): Promise<void> {
 async function fragments(setup: MemcacheSetup): Promise<void> {
   const keys = keySet("f:", 12);
   const model = await storeKeys(setup, keys);
-  const owner = (await keyHolders(setup, keys)).map((h) => h[0]);
+  const owner = (await keyHolders(setup.backends.map((b) => b.port), keys)).map((h) => h[0]);
   const sameServer = keys.filter((_, i) => owner[i] === owner[0]);
   assert.ok(sameServer.length >= 2, "two keys on one server");
   const lists = [keys, [keys[0]], [keys[1], keys[2], keys[1]], sameServer.slice(0, 2)];

@@ -27,15 +27,15 @@ import {
   backendKeys,
   bytes,
   cmd,
-  FOUR,
   fourRedis,
   R,
   type RedisLab,
-  show,
   TAGGED,
   withClient,
   withLab,
 } from "../../harness/redis_lab.ts";
+import { FOUR } from "../../harness/placement.ts";
+import { show } from "../../harness/bytes.ts";
 
 const PASSWORD = "s3cret pw";
 

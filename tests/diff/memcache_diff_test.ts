@@ -21,7 +21,6 @@ import {
   randInt,
   replySteps,
   runScript,
-  show,
   type Step,
   step,
   storageRequest,
@@ -29,14 +28,10 @@ import {
   tooLargeSteps,
   valueMultiset,
 } from "../support/memcache_scripts.ts";
-import {
-  allClients,
-  askDirect,
-  type MemcacheSetup,
-  startMemcacheSetup,
-  withClient,
-} from "../support/memcache_setup.ts";
+import { allClients, type MemcacheSetup, startMemcacheSetup, withClient } from "../support/memcache_setup.ts";
 import { needs } from "../support/needs.ts";
+import { show } from "../../harness/bytes.ts";
+import { askDirect } from "../../harness/memcache_lab.ts";
 
 /** What one proxy answered to a script. */
 interface Run {

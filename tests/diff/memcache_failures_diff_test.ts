@@ -5,9 +5,10 @@
  * documents. nutcracker's answers are also checked against the catalogue the core test relies on.
  */
 import assert from "assert";
-import { type Lab, playOn, type ProxyKind, type Scenario, transcript } from "../../harness/memcache_lab.ts";
+import { type Lab, playOn, type Scenario, transcript } from "../../harness/memcache_lab.ts";
 import { SCENARIOS } from "../../harness/scenarios/memcache_failures.ts";
 import { needs } from "../support/needs.ts";
+import { type ProxyKind } from "../../harness/procs.ts";
 
 /** Plays the scenario behind both proxies at once; both labs are closed whatever happens. */
 async function sideBySide(scenario: Scenario): Promise<{ nutcracker: Lab; tsproxy: Lab }> {

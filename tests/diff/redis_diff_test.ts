@@ -34,13 +34,13 @@ import {
   R,
   RedisLab,
   type Seen,
-  show,
   sleep,
   TAGGED,
   withClient,
 } from "../../harness/redis_lab.ts";
 import { Wire } from "../../harness/wire.ts";
 import { playRedis, SCENARIOS } from "../../harness/scenarios/redis_failures.ts";
+import { show } from "../../harness/bytes.ts";
 
 /** Starts the same pools behind nutcracker and behind tsproxy, runs `fn`, stops both. */
 async function withBoth(

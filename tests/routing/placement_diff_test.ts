@@ -8,7 +8,8 @@ import { parseConfig } from "../../src/config/load.ts";
 import { type Distribution, HASH_NAMES, type HashName, type PoolConfig } from "../../src/config/types.ts";
 import { Router } from "../../src/routing/router.ts";
 import { prng } from "../support/memcache_scripts.ts";
-import { concat, freePort, startMemcached, startNutcracker } from "../../harness/procs.ts";
+import { concat } from "../../harness/bytes.ts";
+import { freePort, startMemcached, startNutcracker } from "../../harness/procs.ts";
 import { needs } from "../support/needs.ts";
 
 /** Pool shapes, each over the same three backends; `p` holds the backend ports. */

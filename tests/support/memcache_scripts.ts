@@ -8,6 +8,7 @@ import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts
 import { bin, str } from "../protocol/memcache/latin1.ts";
 import { MemcacheModel, type StorageCmd } from "./memcache_model.ts";
 import type { Wire } from "../../harness/wire.ts";
+import { show } from "../../harness/bytes.ts";
 
 /** One request of a script. Strings hold one char per byte. */
 export interface Step {
@@ -18,12 +19,6 @@ export interface Step {
   unordered?: boolean;
   /** For a reply other clients can change (shared counters): the reply need only match this. */
   matches?: RegExp;
-}
-
-/** A string for assertion messages: JSON-quoted, long ones cut in the middle. */
-export function show(s: string): string {
-  const q = JSON.stringify(s);
-  return q.length <= 300 ? q : `${q.slice(0, 150)}...(${s.length} bytes)...${q.slice(-100)}`;
 }
 
 /** Asserts that `replies` are exactly the replies the script's steps expect, in order. */

@@ -2,14 +2,17 @@
  * Test support: a memcache pool of fresh real memcached servers named s1..sN (names, not ports,
  * place keys, so two such pools place keys alike) behind tsproxy or the real nutcracker.
  */
-import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
-import { bin, str } from "../protocol/memcache/latin1.ts";
-import { freePort, type Proc, startMemcached, startNutcracker, startTsproxy } from "../../harness/procs.ts";
+import {
+  freePort,
+  type Proc,
+  type ProxyKind,
+  startMemcached,
+  startNutcracker,
+  startTsproxy,
+} from "../../harness/procs.ts";
 import { withClient } from "../../harness/wire.ts";
 
 export { withClient };
-
-export type ProxyKind = "tsproxy" | "nutcracker";
 
 /** A proxy and its backends, all started by the test. */
 export interface MemcacheSetup {
@@ -68,37 +71,6 @@ export async function startMemcacheSetup(kind: ProxyKind, opts: SetupOptions = {
     await stopAll();
     throw e;
   }
-}
-
-/** Sends raw requests straight to one server and returns its `count` replies as strings. */
-export function askDirect(port: number, request: string, count: number): Promise<string[]> {
-  return withClient(port, async (wire) => {
-    await wire.send(bin(request));
-    const got = await wire.replies(new MemcacheReplyParser(), count, 10_000);
-    if (got.replies.length !== count) {
-      throw new Error(`server on ${port}: ${got.replies.length}/${count} replies`);
-    }
-    return got.replies.map((r) => str(r));
-  });
-}
-
-/**
- * Which backend holds each key, by asking every backend directly: for each key the indexes of the
- * backends that have it (a well-placed key is on exactly one, a missing key on none).
- */
-export async function keyHolders(setup: MemcacheSetup, keys: readonly string[]): Promise<number[][]> {
-  const holders: number[][] = keys.map(() => []);
-  for (let b = 0; b < setup.backends.length; b++) {
-    const replies = await askDirect(
-      setup.backends[b].port,
-      keys.map((k) => `get ${k}\r\n`).join(""),
-      keys.length,
-    );
-    replies.forEach((r, i) => {
-      if (r !== "END\r\n") holders[i].push(b);
-    });
-  }
-  return holders;
 }
 
 /**

@@ -8,7 +8,8 @@
  * nutcracker's table at least once (QUIT aside, which ends a connection: see the tests).
  */
 import { createHash } from "node:crypto";
-import { cmd, FOUR, type Placement, R } from "../../harness/redis_lab.ts";
+import { cmd, R } from "../../harness/redis_lab.ts";
+import { FOUR, type Placement } from "../../harness/placement.ts";
 
 /** One request and the reply it must get: exact bytes, or a pattern for replies that vary. */
 export interface Step {

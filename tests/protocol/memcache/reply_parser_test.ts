@@ -1,7 +1,8 @@
 import assert from "assert";
 import { MemcacheReplyParser } from "../../../src/protocol/memcache/reply_parser.ts";
 import { chunkings, feed, feedDropping, type Frame, replyLengths, streamReplies } from "../split_feed.ts";
-import { concat, freePort, startNutcracker } from "../../../harness/procs.ts";
+import { concat } from "../../../harness/bytes.ts";
+import { freePort, startNutcracker } from "../../../harness/procs.ts";
 import { needs } from "../../support/needs.ts";
 import { bin, str } from "./latin1.ts";
 

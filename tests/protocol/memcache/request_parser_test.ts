@@ -11,7 +11,8 @@ import {
   type Routed,
   streamRequests,
 } from "../split_feed.ts";
-import { concat, freePort, startMemcached, startNutcracker } from "../../../harness/procs.ts";
+import { concat } from "../../../harness/bytes.ts";
+import { freePort, startMemcached, startNutcracker } from "../../../harness/procs.ts";
 import { needs } from "../../support/needs.ts";
 import { bin, str } from "./latin1.ts";
 
