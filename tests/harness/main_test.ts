@@ -1,0 +1,60 @@
+import assert from "assert";
+import { CHECKS } from "../../harness/checks.ts";
+import { needs } from "../support/needs.ts";
+
+const MAIN = new URL("../../harness/main.ts", import.meta.url).pathname;
+
+/** Runs `deno task harness` with `args` (bounded: the run is killed after 120 s). */
+async function harness(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("deno task harness is harness/main.ts", () => {
+  const tasks = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url))).tasks;
+  assert.equal(tasks.harness, "deno run -A harness/main.ts");
+});
+
+Deno.test("harness --list prints every check under its group and exits 0", async () => {
+  const { code, stdout } = await harness("--list");
+  assert.equal(code, 0);
+  const groups = [...new Set(CHECKS.map((c) => c.group))];
+  assert.deepEqual(groups, ["routing: hash tags and fragments", "memcache failures", "redis failures"]);
+  for (const c of CHECKS) assert.ok(stdout.includes(`  ${c.name}`), `listed: ${c.name}`);
+  assert.equal(stdout.split("\n").filter((l) => l.startsWith("  ")).length, CHECKS.length);
+});
+
+Deno.test("harness usage errors exit 2 with the reason and the usage", async () => {
+  for (
+    const [args, reason] of [
+      [["--proxy", "envoy"], '--proxy must be tsproxy, nutcracker or both, not "envoy"'],
+      [["--only", "no such check"], "no check matches --only no such check"],
+      [["--bogus"], "Unknown option '--bogus'"],
+    ] as const
+  ) {
+    const { code, stdout, stderr } = await harness(...args);
+    assert.equal(code, 2, args.join(" "));
+    assert.equal(stdout, "");
+    assert.ok(stderr.startsWith(`tsproxy harness: ${reason}`), stderr);
+    assert.ok(stderr.includes("Usage: deno task harness"));
+  }
+});
+
+Deno.test(
+  "harness --only routing --proxy both plays the routing checks behind nutcracker and tsproxy and passes",
+  needs("nutcracker", "memcached", "redis-server"),
+  async () => {
+    const { code, stdout } = await harness("--only", "routing", "--proxy", "both");
+    assert.equal(code, 0, stdout);
+    const lines = stdout.split("\n");
+    assert.equal(lines[0], "tsproxy harness: 6 checks behind nutcracker and tsproxy");
+    assert.equal(lines.filter((l) => l.startsWith("  ok   ")).length, 12);
+    assert.ok(lines.includes("12 passed, 0 failed, 0 skipped"), stdout);
+  },
+);
