@@ -26,10 +26,16 @@ export function bindListener(listen: ListenConfig, reusePort: boolean): Deno.Lis
 export const clientCount = { current: 0, max: Infinity };
 
 /**
- * Accepts clients until the listener closes. A client over the pool's client_connections, or over
- * the process-wide cap derived from the fd limit, is closed at once, as nutcracker does with the latter.
+ * Accepts clients until the listener closes, calling `onAccept` for each one served. A client over the
+ * pool's client_connections, or over the process-wide cap derived from the fd limit, is closed at once,
+ * as nutcracker does with the latter.
  */
-export async function acceptClients(listener: Deno.Listener, pool: Pool, mbufSize: number): Promise<void> {
+export async function acceptClients(
+  listener: Deno.Listener,
+  pool: Pool,
+  mbufSize: number,
+  onAccept: () => void = () => {},
+): Promise<void> {
   connectionCounts.total++;
   connectionCounts.current++;
   const limit = pool.config.clientConnections;
@@ -54,6 +60,7 @@ export async function acceptClients(listener: Deno.Listener, pool: Pool, mbufSiz
       if (pool.config.tcpkeepalive) c.setKeepAlive(true);
     }
     clientCount.current++;
+    onAccept();
     new ClientConnection(conn, pool, mbufSize, () => clientCount.current--).run();
   }
   connectionCounts.current--;

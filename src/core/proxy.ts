@@ -11,6 +11,8 @@ export interface Proxy {
   pools: Pool[];
   /** Stops accepting clients (open connections are left to the process exit). */
   close(): void;
+  /** Settles when any pool accepts its first client: work that only traffic needs can wait for it. */
+  firstClient: Promise<void>;
 }
 
 /** The pools of a configuration, with server host names resolved once. Nothing is bound yet. */
@@ -53,9 +55,11 @@ export function startProxy(
   }
   clientCount.max = maxClients(pools.map((p) => p.config));
   for (const pool of served) if (pool.config.preconnect) pool.preconnect();
-  served.forEach((pool, i) => acceptClients(listeners[i], pool, mbufSize));
+  const { promise: firstClient, resolve: accepted } = Promise.withResolvers<void>();
+  served.forEach((pool, i) => acceptClients(listeners[i], pool, mbufSize, accepted));
   return {
     pools,
+    firstClient,
     close() {
       for (const l of listeners) {
         try {
