@@ -1,14 +1,17 @@
 /**
  * The bytes read from one socket that are not consumed yet: `buf[start, end)`.
  *
- * It starts small so idle connections stay cheap, doubles while reads fill it (up to the -m chunk
- * size), grows (doubling) towards the size of a large message the parser announced, and falls back
- * to the chunk size when a large message is done.
+ * It starts small so idle connections stay cheap, and doubles (up to the -m chunk size) each time it
+ * empties after a read filled it, even when the parser had consumed only part: a client's usual burst
+ * then arrives in one read instead of two, and its replies leave in one write. It grows (doubling)
+ * towards the size of a large message the parser announced, and falls back to the chunk size when a
+ * large message is done.
  */
 export class ReadBuffer {
   buf: Uint8Array;
   start = 0;
   end = 0;
+  /** A read filled all the space it was given since the buffer last emptied: the traffic wants more room. */
   #filled = false;
 
   constructor(initial: number, private readonly chunk: number) {
@@ -26,7 +29,7 @@ export class ReadBuffer {
 
   /** Takes in `n` bytes just read into `space()`. */
   filled(n: number): void {
-    this.#filled = n === this.buf.length - this.end;
+    if (n === this.buf.length - this.end) this.#filled = true;
     this.end += n;
   }
 
@@ -37,6 +40,7 @@ export class ReadBuffer {
     this.start = this.end = 0;
     if (this.buf.length > this.chunk) this.buf = new Uint8Array(this.chunk);
     else if (this.#filled && this.buf.length < this.chunk) this.buf = new Uint8Array(this.buf.length * 2);
+    this.#filled = false;
   }
 
   #makeRoom(need: number): void {

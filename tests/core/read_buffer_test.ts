@@ -38,3 +38,18 @@ Deno.test("pending bytes survive growth and compaction, and an emptied oversized
   rb.consumed(rb.end);
   assert.equal(rb.buf.length, 16384);
 });
+
+Deno.test("a burst that took two reads doubles the buffer once consumed, so the next burst fits one read", () => {
+  const rb = new ReadBuffer(1024, 16384);
+  const burst = () => new Uint8Array(1200);
+  const read = feeder(rb, [burst(), burst()]);
+  // The parser consumes whole messages only: 13 of 75 bytes fit the first read, the rest follow.
+  assert.equal(read(0), 1024);
+  rb.consumed(975);
+  assert.equal(read(75), 176);
+  rb.consumed(rb.end);
+  assert.equal(rb.buf.length, 2048);
+  assert.equal(read(0), 1200, "the second burst in one read");
+  rb.consumed(rb.end);
+  assert.equal(rb.buf.length, 2048, "a read that did not fill the buffer does not grow it");
+});
