@@ -96,8 +96,8 @@ export class Lab {
 
   private constructor(readonly kind: ProxyKind) {}
 
-  /** Starts the scenario's backends and the proxy in front of them; waits until the pool is idle. */
-  static async start(kind: ProxyKind, scenario: Scenario): Promise<Lab> {
+  /** Starts a pool's backends and the proxy in front of them; waits until the pool is idle. */
+  static async start(kind: ProxyKind, scenario: Pick<Scenario, "directives" | "servers">): Promise<Lab> {
     const lab = new Lab(kind);
     try {
       const servers: string[] = [];

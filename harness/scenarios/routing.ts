@@ -7,6 +7,7 @@
  *   (counted by the fake backends), its reply keeps the client's key order, and tsproxy's `fragments`
  *   stat counts one fragment per server (nutcracker 0.5.0 never counts them).
  */
+import { show } from "../bytes.ts";
 import { keyHolders, Lab, type Scenario, type ServerSpec } from "../memcache_lab.ts";
 import { Placement } from "../placement.ts";
 import type { ProxyKind } from "../procs.ts";
@@ -49,21 +50,17 @@ function assertPlaced(keys: string[], holders: number[][]): void {
 
 /** Throws unless `got` is `want`, naming what was asked. */
 function expectReply(what: string, got: string | undefined, want: string): void {
-  if (got !== want) throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+  if (got !== want) {
+    throw new Error(`${what}: got ${got === undefined ? "nothing" : show(got)}, want ${show(want)}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // memcache
 
-function memcachePool(backends: Backends, directives: string[]): Scenario {
+function memcachePool(backends: Backends, directives: string[]): Pick<Scenario, "directives" | "servers"> {
   const kind = backends === "real" ? "memcached" : "fake";
-  return {
-    behaviour: "routing",
-    directives,
-    servers: NAMES.map((name) => ({ name, kind }) as ServerSpec),
-    play: () => Promise.resolve(),
-    expect: {},
-  };
+  return { directives, servers: NAMES.map((name) => ({ name, kind }) as ServerSpec) };
 }
 
 const mcValue = (key: string) => `VALUE ${key} 0 ${key.length}\r\n${key}\r\n`;
@@ -190,8 +187,8 @@ export async function redisFragments(kind: ProxyKind): Promise<void> {
 function assertCounts(what: string, before: number[], after: number[], want: number[]): void {
   const grew = after.map((n, i) => n - before[i]);
   if (grew.some((n, i) => n !== want[i])) {
-    const show = (list: number[]) => list.map((n, i) => `${NAMES[i]} ${n}`).join(", ");
-    throw new Error(`${what}: requests seen by the servers: ${show(grew)}; want ${show(want)}`);
+    const perServer = (list: number[]) => list.map((n, i) => `${NAMES[i]} ${n}`).join(", ");
+    throw new Error(`${what}: requests seen by the servers: ${perServer(grew)}; want ${perServer(want)}`);
   }
 }
 
