@@ -1,7 +1,7 @@
 /**
- * Test support for redis pools: pools of named backends (real redis-server, in-process fakes with
- * injected faults, or a closed port) behind tsproxy or the real nutcracker, RESP requests and
- * replies as one-char-per-byte strings, raw clients, and direct looks at a backend's keys.
+ * Redis labs for the harness and the tests: pools of named backends (real redis-server, in-process
+ * fakes with injected faults, or a closed port) behind tsproxy or the real nutcracker, RESP requests
+ * and replies as one-char-per-byte strings, raw clients, and direct looks at a backend's keys.
  *
  * Servers are placed by their names (s1..s4), not their ports, so two labs built from the same
  * pool specs place every key alike.

@@ -1,4 +1,4 @@
-/** A raw TCP client for tests: send bytes, then read exactly the replies a reply parser frames. */
+/** A raw TCP client for the harness and the tests: send bytes, then read exactly the replies a reply parser frames. */
 import type { ReplyParser } from "../src/protocol/types.ts";
 
 const encoder = new TextEncoder();
