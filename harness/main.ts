@@ -2,7 +2,7 @@
  * `deno task harness`: starts fake and real memcached/redis backends behind tsproxy (or nutcracker),
  * injects failures and latency, and verifies ejection, retries, timeouts, hash_tag routing and
  * fragment counts against what nutcracker 0.5.0 does. Exit status: 0 when nothing failed, 1 when a
- * check failed, 2 on a usage error.
+ * check failed (or, with CI=true, was skipped for a missing binary), 2 on a usage error.
  */
 import { parseArgs } from "node:util";
 import { CHECKS } from "./checks.ts";
@@ -68,4 +68,9 @@ console.log(`tsproxy harness: ${checks.length} checks behind ${kinds.join(" and 
 const t0 = performance.now();
 const results = await runChecks(checks, kinds, { write: (line) => console.log(line), installed: hasBinary });
 console.log(`(${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-Deno.exit(results.some((r) => r.status === "failed") ? 1 : 0);
+// As in the test suite, CI=true turns a check skipped for a missing binary into a failure.
+const strict = Deno.env.get("CI") === "true";
+if (strict && results.some((r) => r.status === "skipped")) {
+  console.log("CI=true: skipped checks fail the run");
+}
+Deno.exit(results.some((r) => r.status === "failed" || (strict && r.status === "skipped")) ? 1 : 0);

@@ -5,9 +5,17 @@ import { needs } from "../support/needs.ts";
 const MAIN = new URL("../../harness/main.ts", import.meta.url).pathname;
 
 /** Runs `deno task harness` with `args` (bounded: the run is killed after 120 s). */
-async function harness(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function harness(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return harnessWith({}, ...args);
+}
+
+async function harnessWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
+    env,
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(120_000),
@@ -58,3 +66,16 @@ Deno.test(
     assert.ok(lines.includes("12 passed, 0 failed, 0 skipped"), stdout);
   },
 );
+
+Deno.test("harness skips a check whose backend is not installed, and CI=true makes the skip a failure", async () => {
+  // No PATH: neither memcached nor the shell that looks for it can be found.
+  const args = ["--only", "(real memcached)"];
+  const relaxed = await harnessWith({ PATH: "/nonexistent", CI: "false" }, ...args);
+  assert.equal(relaxed.code, 0, relaxed.stdout);
+  assert.ok(relaxed.stdout.includes("  skip memcache: keys sharing a {tag}"), relaxed.stdout);
+  assert.ok(relaxed.stdout.includes("memcached not installed"), relaxed.stdout);
+  assert.ok(relaxed.stdout.includes("0 passed, 0 failed, 1 skipped"), relaxed.stdout);
+  const strict = await harnessWith({ PATH: "/nonexistent", CI: "true" }, ...args);
+  assert.equal(strict.code, 1, strict.stdout);
+  assert.ok(strict.stdout.includes("CI=true: skipped checks fail the run"), strict.stdout);
+});
