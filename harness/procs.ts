@@ -115,6 +115,30 @@ export function spawn(
   };
 }
 
+/** What a process that ran to completion left: its exit code and its output, decoded. */
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a Deno script (`deno run -A script ...args`) to completion, killed after `timeoutMs`. */
+export async function runScript(
+  script: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; timeoutMs: number },
+): Promise<Ran> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, ...args],
+    cwd: opts.cwd,
+    env: opts.env,
+    stdin: "null",
+    signal: AbortSignal.timeout(opts.timeoutMs),
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
 /** A real memcached on a free loopback port; `extra` adds flags (e.g. `-I 32m` for larger items). */
 export function startMemcached(
   port = freePort(),

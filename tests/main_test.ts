@@ -1,21 +1,23 @@
 import assert from "assert";
 import { MemcacheReplyParser } from "../src/protocol/memcache/reply_parser.ts";
-import { freePort, readStats, spawn, startMemcached, startTsproxy, waitForPort } from "../harness/procs.ts";
+import {
+  freePort,
+  type Ran,
+  readStats,
+  runScript,
+  spawn,
+  startMemcached,
+  startTsproxy,
+  waitForPort,
+} from "../harness/procs.ts";
 import { Wire } from "../harness/wire.ts";
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /** Runs src/main.ts to completion with a time bound. */
-async function run(args: string[], cwd = ROOT): Promise<{ code: number; stderr: string; stdout: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd,
-    stdin: "null",
-    signal: AbortSignal.timeout(20000),
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stderr: dec.decode(out.stderr), stdout: dec.decode(out.stdout) };
+function run(args: string[], cwd = ROOT): Promise<Ran> {
+  return runScript(MAIN, args, { cwd, timeoutMs: 20000 });
 }
 
 function tempConf(yaml: string): string {

@@ -1,28 +1,16 @@
 import assert from "assert";
 import { CHECKS } from "../../harness/checks.ts";
+import { type Ran, runScript } from "../../harness/procs.ts";
 import { needs } from "../support/needs.ts";
 
 const MAIN = new URL("../../harness/main.ts", import.meta.url).pathname;
 
-/** Runs `deno task harness` with `args` (bounded: the run is killed after 120 s). */
-function harness(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return harnessWith({}, ...args);
+/** Runs `deno task harness` with `args` and extra environment (bounded: killed after 120 s). */
+function harnessWith(env: Record<string, string>, ...args: string[]): Promise<Ran> {
+  return runScript(MAIN, args, { env, timeoutMs: 120_000 });
 }
 
-async function harnessWith(
-  env: Record<string, string>,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const harness = (...args: string[]) => harnessWith({}, ...args);
 
 Deno.test("deno task harness is harness/main.ts", () => {
   const tasks = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url))).tasks;
