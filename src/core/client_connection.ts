@@ -26,7 +26,7 @@ export class ClientConnection implements ReplyTarget {
   readonly #queue = new Queue<ClientRequest>();
   readonly #out: WriteBuffer;
   readonly #read: ReadBuffer;
-  #parser: RequestParser;
+  readonly #parser: RequestParser;
   readonly #session: Session;
   readonly #protocol: Protocol;
   /** False once the client sent quit, EOF, or bytes that cannot be trusted: no more requests are taken. */
@@ -137,10 +137,9 @@ export class ClientConnection implements ReplyTarget {
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;
         if (stream !== null) this.#abortStream();
-        const req = this.#answer(this.#protocol.clientErrorReply(err.message));
+        const req = this.#answer(err.reply ?? this.#protocol.clientErrorReply(err.message));
         if (err.skip >= 0) {
           start += err.skip;
-          this.#parser = this.#protocol.newRequestParser();
           continue;
         }
         req.closeAfter = true;

@@ -36,7 +36,11 @@ export interface RequestInfo {
  * stream cannot be trusted: the client gets the error after earlier replies and is closed.
  */
 export class ProtocolError extends Error {
-  constructor(reason: string, readonly skip = -1) {
+  /**
+   * `reply`, when given, is the whole reply the client gets instead of `clientErrorReply(reason)`
+   * (redis's EXECABORT for the EXEC of a refused MULTI).
+   */
+  constructor(reason: string, readonly skip = -1, readonly reply: Uint8Array | null = null) {
     super(reason);
   }
 }

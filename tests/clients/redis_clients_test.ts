@@ -253,3 +253,32 @@ Deno.test(
     });
   },
 );
+
+const PY_TRANSACTION = `
+import json, sys, redis
+r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=10)
+out = {}
+p = r.pipeline(transaction=True)
+p.set("tx1", "a")
+p.incr("tx2")
+try:
+    out["result"] = p.execute()
+except redis.RedisError as e:
+    out["error"] = type(e).__name__ + ": " + str(e)
+out["after"] = r.set("tx3", "b")
+print(json.dumps(out))
+`;
+
+Deno.test(
+  "python3-redis pipeline(transaction=True) fails whole: nothing of the refused MULTI reaches a server",
+  needs("redis-server", PYTHON),
+  async () => {
+    await withLab("tsproxy", pools(), async (lab) => {
+      const out = JSON.parse(await run(PYTHON, ["-c", PY_TRANSACTION, String(lab.port("alpha"))]));
+      assert.match(out.error, /ResponseError: .*unsupported command 'MULTI'/);
+      assert.equal(out.after, true, "the connection stays usable after the discarded transaction");
+      const held = (await Promise.all(lab.backendPorts().map((p) => backendKeys(p)))).flat();
+      assert.deepEqual(held.filter((k) => k.startsWith("tx")), ["tx3"]);
+    });
+  },
+);

@@ -13,6 +13,13 @@ const DOLLAR = 36;
 const MAX_DIGITS = 10;
 /** Bytes of an unsupported name quoted back to the client. */
 const MAX_QUOTED_NAME = 128;
+/** redis's answer to EXEC when the transaction was discarded (clients raise the queued errors). */
+const EXECABORT = new TextEncoder().encode(
+  "-EXECABORT Transaction discarded because of previous errors.\r\n",
+);
+const DISCARDED = new TextEncoder().encode("+OK\r\n");
+/** Why a command sent after a refused MULTI is not run. */
+const NOT_RUN = "command not run: MULTI is not supported, so its transaction is discarded";
 
 // Parser phases; a phase resumes at `pos` (relative to the request start) on the next call.
 const HEADER = 0;
@@ -72,6 +79,11 @@ export class RedisRequestParser implements RequestParser {
   /** The name of an unsupported command, quoted for the refusal once the request is complete. */
   #unsupported = "";
   #numkeysOk = true;
+  /**
+   * MULTI was refused and its EXEC or DISCARD has not come yet: the commands the client queues for
+   * the transaction are refused too, or they would run one by one, half a transaction.
+   */
+  #discarding = false;
   #dataStart = 0;
   #dataEnd = 0;
   #keys: number[] = [];
@@ -149,7 +161,7 @@ export class RedisRequestParser implements RequestParser {
 
   #streams(): boolean {
     const cmd = this.#cmd;
-    if (cmd < 0 || cmd === CMD.auth) return false;
+    if (cmd < 0 || cmd === CMD.auth || this.#discarding) return false;
     const spec = COMMANDS[cmd];
     if (this.#nargs < spec.minArgs || this.#nargs > spec.maxArgs) return false;
     if (spec.shape === Shape.FirstKey) return this.#arg >= 2;
@@ -194,7 +206,14 @@ export class RedisRequestParser implements RequestParser {
     const numkeysOk = this.#numkeysOk;
     const unsupported = this.#unsupported;
     this.#reset();
+    if (this.#discarding && cmd !== CMD.quit) {
+      const word = cmd < 0 ? unsupported.toUpperCase() : "";
+      if (word !== "EXEC" && word !== "DISCARD") throw new ProtocolError(NOT_RUN, length);
+      this.#discarding = false;
+      throw new ProtocolError(`${word} of a refused MULTI`, length, word === "EXEC" ? EXECABORT : DISCARDED);
+    }
     if (cmd < 0) {
+      if (unsupported.toUpperCase() === "MULTI") this.#discarding = true;
       throw new ProtocolError(`unsupported command '${unsupported}'`, length);
     }
     const spec = COMMANDS[cmd];

@@ -259,6 +259,62 @@ Deno.test("unsupported commands are refused by name as sent, keeping the client"
   }
 });
 
+Deno.test("after a refused MULTI every command up to EXEC is refused, so none of the transaction runs", () => {
+  const ex = command("exec");
+  const stream = concat(
+    command("MULTI"),
+    command("SET", "tx1", "a"),
+    command("INCR", "tx2"),
+    command("MGET", "a", "b"),
+    ex,
+    command("GET", "k"),
+  );
+  const framed = frameAll(stream);
+  const notRun = "command not run: MULTI is not supported, so its transaction is discarded";
+  assert.deepEqual(framed.map((f) => "error" in f ? f.error : COMMANDS[f.cmd].name), [
+    "unsupported command 'MULTI'",
+    notRun,
+    notRun,
+    notRun,
+    "EXEC of a refused MULTI",
+    "get",
+  ]);
+});
+
+/** The reply a refusal carries instead of the plain error, for each request of the stream. */
+function refusalReplies(parser: RedisRequestParser, ...requests: Uint8Array[]): (string | null)[] {
+  return requests.map((msg) => {
+    try {
+      parser.parse(msg, 0, msg.length);
+      return "forwarded";
+    } catch (e) {
+      assert.ok(e instanceof ProtocolError && e.skip === msg.length);
+      return e.reply === null ? null : text(e.reply);
+    }
+  });
+}
+
+Deno.test("the EXEC of a refused MULTI answers EXECABORT and DISCARD answers OK; both end the refusal", () => {
+  const parser = new RedisRequestParser(16384);
+  assert.deepEqual(
+    refusalReplies(parser, command("multi"), command("GET", "k"), command("EXEC"), command("GET", "k")),
+    [null, null, "-EXECABORT Transaction discarded because of previous errors.\r\n", "forwarded"],
+  );
+  assert.deepEqual(
+    refusalReplies(parser, command("MULTI"), command("DISCARD"), command("GET", "k")),
+    [null, "+OK\r\n", "forwarded"],
+  );
+  assert.deepEqual(refusalReplies(parser, command("EXEC"), command("DISCARD")), [null, null]);
+});
+
+Deno.test("a large value queued after a refused MULTI is never streamed to a server", () => {
+  const parser = new RedisRequestParser(16384);
+  refusalReplies(parser, command("MULTI"));
+  const head = bytes(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1000000\r\n${"x".repeat(1000)}`);
+  assert.equal(parser.parse(head, 0, head.length), null);
+  assert.equal(parser.pending(), null);
+});
+
 Deno.test("an unsupported name is quoted on one line and cut at 128 bytes", () => {
   const crlf = command("BAD\r\nNAME");
   assert.deepEqual(frameAll(crlf), [{ error: "unsupported command 'BAD  NAME'", skip: crlf.length }]);
