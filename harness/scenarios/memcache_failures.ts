@@ -1,5 +1,5 @@
 /**
- * The memcache failure catalogue (spec failure-handling.md §2) as replayable scenarios: a client
+ * The memcache failure catalogue, as measured on nutcracker 0.5.0, as replayable scenarios: a client
  * script per failure, and the exact bytes and open/closed outcome nutcracker 0.5.0 gives the client
  * at every step.
  *
@@ -22,7 +22,7 @@ const END = "END\r\n";
 const value = (key: string, data: string) => `VALUE ${key} 0 ${data.length}\r\n${data}\r\n${END}`;
 const ONE_MB = 1024 * 1024;
 
-/** Every memcache situation of failure-handling.md §2, as nutcracker 0.5.0 handles it. */
+/** Every memcache failure situation, with the outcome measured on nutcracker 0.5.0. */
 export const SCENARIOS = {
   refused: {
     behaviour: "a server whose port is closed: each pipelined request gets SERVER_ERROR Connection refused",

@@ -1,5 +1,5 @@
 /**
- * The redis failure catalogue (spec failure-handling.md §2) as replayable scenarios: a two-server
+ * The redis failure catalogue, as measured on nutcracker 0.5.0, as replayable scenarios: a two-server
  * pool in front of fakes with injected faults or a closed port, a client script, and the exact bytes
  * and open/closed outcome nutcracker 0.5.0 gives the client at every step, with the failure stats
  * each scenario moves.
@@ -45,7 +45,7 @@ export interface Scenario {
   directives?: string[];
   backends: Backend[];
   play(p: Play): Promise<void>;
-  /** Every step as nutcracker 0.5.0 gives it (failure-handling.md §2). */
+  /** Every step's outcome as measured on nutcracker 0.5.0. */
   expect: Record<string, Outcome>;
 }
 
@@ -79,7 +79,7 @@ function failureStats(s: Awaited<ReturnType<RedisLab["stats"]>>): Record<string,
 
 const fake = (name: string, fault?: Fault): Backend => ({ name, kind: "fake", fault });
 
-/** Every redis situation of failure-handling.md §2, as nutcracker 0.5.0 handles it. */
+/** Every redis failure situation, with the outcome measured on nutcracker 0.5.0. */
 export const SCENARIOS: Scenario[] = [
   {
     behaviour: "a refused server: each pipelined request gets -ERR Connection refused, PING still PONG",
