@@ -1,12 +1,15 @@
 /**
  * The demo (`deno task start`, harness/demo.ts): it serves conf/demo.yml's pools in front of backends it
  * starts itself and stops them on Ctrl-C; it refuses to start, naming the port, when one it needs is
- * taken. The demo runs on a copy of conf/demo.yml with free ports (`--config`, `--stats-port`), so a
- * machine that uses the demo's fixed ports can still run these tests.
+ * taken; and conf/demo.yml's hash spreads keys over every server. The demo runs on a copy of
+ * conf/demo.yml with free ports (`--config`, `--stats-port`), so a machine that uses the demo's fixed
+ * ports can still run these tests.
  */
 import assert from "assert";
+import { loadConfig } from "../src/config/load.ts";
 import { MemcacheReplyParser } from "../src/protocol/memcache/reply_parser.ts";
 import { RedisReplyParser } from "../src/protocol/redis/reply_parser.ts";
+import { Router } from "../src/routing/router.ts";
 import { freePort, readStats, runScript, waitForPort } from "../harness/procs.ts";
 import { Wire } from "../harness/wire.ts";
 
@@ -255,4 +258,23 @@ Deno.test("the demo's command line: --help prints usage and exits 0, a bad argum
   const port = await runScript(DEMO, ["--stats-port", "70000"], { cwd: ROOT, timeoutMs: 20_000 });
   assert.equal(port.code, 2);
   assert.match(port.stderr, /--stats-port 70000: must be a port number in 1\.\.65535/);
+});
+
+Deno.test("conf/demo.yml's pools spread 100 keys over all four servers, none under 10%", async () => {
+  const config = await loadConfig(DEMO_YML);
+  assert.deepEqual(config.pools.map((p) => p.name).sort(), ["demo_memcache", "demo_redis"]);
+  const enc = new TextEncoder();
+  for (const pool of config.pools) {
+    assert.equal(pool.servers.length, 4, pool.name);
+    const router = new Router(pool);
+    for (const prefix of ["key:", "user:", "demo:"]) {
+      const counts = pool.servers.map(() => 0);
+      for (let i = 0; i < 100; i++) {
+        const key = enc.encode(`${prefix}${i}`);
+        counts[router.pick(key, 0, key.length)]++;
+      }
+      const spread = pool.servers.map((s, i) => `${s.name} ${counts[i]}`).join(", ");
+      assert.ok(counts.every((n) => n >= 10), `${pool.name} (${pool.hash}), keys ${prefix}0..99: ${spread}`);
+    }
+  }
 });
