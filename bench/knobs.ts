@@ -1,6 +1,7 @@
 /**
  * The bench's settings: its cases and the environment knobs that size it (ROUNDS, CONNS, SECS, CASES,
- * REDIS_N_P1, REDIS_N_P16, MC_MAX, IDLE, RUN_TIMEOUT, TSPROXY_WORKERS), each bounded.
+ * REDIS_N_P1, REDIS_N_P16, MC_MAX, IDLE, RUN_TIMEOUT, TSPROXY_WORKERS), each bounded. Each knob's
+ * default, bounds and meaning are defined once, here, and `deno task bench --help` prints them.
  */
 import type { McOp } from "./mc_batches.ts";
 
@@ -46,27 +47,111 @@ export interface Knobs {
   cases: Case[];
 }
 
-function num(
-  env: Record<string, string | undefined>,
-  name: string,
-  dflt: number,
-  lo: number,
-  hi: number,
-): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return dflt;
+/** One numeric environment knob: its name, default (null: unset), bounds and meaning. */
+export interface NumericKnob {
+  name: string;
+  dflt: number | null;
+  lo: number;
+  hi: number;
+  integer: boolean;
+  meaning: string;
+}
+
+/** The numeric knobs, by the Knobs field each sets. */
+export const NUMERIC_KNOBS = {
+  rounds: {
+    name: "ROUNDS",
+    dflt: 5,
+    lo: 1,
+    hi: 50,
+    integer: true,
+    meaning: "rounds; each runs every case against every target, the target order rotating each round",
+  },
+  conns: {
+    name: "CONNS",
+    dflt: 50,
+    lo: 1,
+    hi: 1000,
+    integer: true,
+    meaning: "client connections of each load (redis-benchmark -c, mc_load --conns)",
+  },
+  mcSecs: {
+    name: "SECS",
+    dflt: 1.3,
+    lo: 0.1,
+    hi: 30,
+    integer: false,
+    meaning: "seconds each memcache load runs (it stops at SECS or MC_MAX, whichever comes first)",
+  },
+  mcMax: {
+    name: "MC_MAX",
+    dflt: 3_000_000,
+    lo: 1000,
+    hi: 100_000_000,
+    integer: true,
+    meaning: "most requests of one memcache load",
+  },
+  redisN1: {
+    name: "REDIS_N_P1",
+    dflt: 60_000,
+    lo: 1000,
+    hi: 10_000_000,
+    integer: true,
+    meaning: "requests of each redis load without pipelining (redis-benchmark -n, -P 1)",
+  },
+  redisN16: {
+    name: "REDIS_N_P16",
+    dflt: 600_000,
+    lo: 1000,
+    hi: 100_000_000,
+    integer: true,
+    meaning: "requests of each redis load with pipeline depth 16 (redis-benchmark -n, -P 16)",
+  },
+  idle: {
+    name: "IDLE",
+    dflt: 1000,
+    lo: 0,
+    hi: 5000,
+    integer: true,
+    meaning: "idle memcache clients held on each proxy to measure its idle RSS; 0 skips the measurement",
+  },
+  runTimeout: {
+    name: "RUN_TIMEOUT",
+    dflt: 60,
+    lo: 5,
+    hi: 600,
+    integer: true,
+    meaning: "seconds after which a load is killed and recorded as an error (the run then exits 1)",
+  },
+  workers: {
+    name: "TSPROXY_WORKERS",
+    dflt: null,
+    lo: 1,
+    hi: 64,
+    integer: true,
+    meaning: "adds a target tsproxy-wN: tsproxy --workers N (unset: no such target)",
+  },
+} as const satisfies Record<string, NumericKnob>;
+
+/** What CASES means; its default is every case. */
+export const CASES_MEANING = "comma-separated case names to run, in the table's order (unset: every case)";
+
+/** Every knob's name, as readKnobs reads them. */
+export const KNOB_NAMES: readonly string[] = [...Object.values(NUMERIC_KNOBS).map((k) => k.name), "CASES"];
+
+function read(env: Record<string, string | undefined>, k: NumericKnob): number | null {
+  const raw = env[k.name];
+  if (raw === undefined || raw === "") return k.dflt;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < lo || n > hi) {
-    throw new Error(`${name}=${raw}: must be a number in ${lo}..${hi}`);
+  if (!Number.isFinite(n) || n < k.lo || n > k.hi) {
+    throw new Error(`${k.name}=${raw}: must be a number in ${k.lo}..${k.hi}`);
   }
+  if (k.integer && !Number.isInteger(n)) throw new Error(`${k.name}=${raw}: must be an integer`);
   return n;
 }
 
-const int = (env: Record<string, string | undefined>, name: string, dflt: number, lo: number, hi: number) => {
-  const n = num(env, name, dflt, lo, hi);
-  if (!Number.isInteger(n)) throw new Error(`${name}=${env[name]}: must be an integer`);
-  return n;
-};
+/** A knob with a default: never null. */
+const value = (env: Record<string, string | undefined>, k: NumericKnob & { dflt: number }) => read(env, k)!;
 
 /** Reads the knobs from an environment; throws on a value out of bounds or an unknown case name. */
 export function readKnobs(env: Record<string, string | undefined>): Knobs {
@@ -80,17 +165,36 @@ export function readKnobs(env: Record<string, string | undefined>): Knobs {
     }
     cases = cases.filter((c) => wanted.includes(caseLabel(c)));
   }
-  const workers = env.TSPROXY_WORKERS;
+  const k = NUMERIC_KNOBS;
   return {
-    rounds: int(env, "ROUNDS", 5, 1, 50),
-    conns: int(env, "CONNS", 50, 1, 1000),
-    mcSecs: num(env, "SECS", 1.3, 0.1, 30),
-    mcMax: int(env, "MC_MAX", 3_000_000, 1000, 100_000_000),
-    redisN1: int(env, "REDIS_N_P1", 60_000, 1000, 10_000_000),
-    redisN16: int(env, "REDIS_N_P16", 600_000, 1000, 100_000_000),
-    idle: int(env, "IDLE", 1000, 0, 5000),
-    runTimeout: int(env, "RUN_TIMEOUT", 60, 5, 600),
-    workers: workers === undefined || workers === "" ? null : int(env, "TSPROXY_WORKERS", 0, 1, 64),
+    rounds: value(env, k.rounds),
+    conns: value(env, k.conns),
+    mcSecs: value(env, k.mcSecs),
+    mcMax: value(env, k.mcMax),
+    redisN1: value(env, k.redisN1),
+    redisN16: value(env, k.redisN16),
+    idle: value(env, k.idle),
+    runTimeout: value(env, k.runTimeout),
+    workers: read(env, k.workers),
     cases,
   };
+}
+
+/** The knobs: each one's name, default and bounds on a line, its meaning on the next; then the case names. */
+export function knobsHelp(): string {
+  const rows = Object.values(NUMERIC_KNOBS).map((k: NumericKnob) => [
+    k.name,
+    `default ${k.dflt ?? "unset"}, ${k.integer ? "an integer" : "a number"} in ${k.lo}..${k.hi}`,
+    k.meaning,
+  ]);
+  rows.push(["CASES", "default unset, case names from the list below", CASES_MEANING]);
+  const width = Math.max(...rows.map((r) => r[0].length));
+  const lines = rows.flatMap((
+    [name, dflt, meaning],
+  ) => [`  ${name.padEnd(width)}  ${dflt}`, `      ${meaning}`]);
+  lines.push("", "Cases, in the order they run:");
+  for (const proto of ["redis", "mc"]) {
+    lines.push(`  ${ALL_CASES.filter((c) => c.proto === proto).map(caseLabel).join(", ")}`);
+  }
+  return lines.join("\n");
 }

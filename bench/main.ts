@@ -7,19 +7,45 @@
  * around each load, its peak RSS, and its RSS with IDLE idle clients. Prints medians (ratios are
  * medians of per-round ratios) and writes them to bench/results/latest.json.
  *
- * Knobs (env): ROUNDS=5 CONNS=50 SECS=1.3 (each memcache load) CASES='redis get P1,mc mget10 P1'
- * REDIS_N_P1=60000 REDIS_N_P16=600000 MC_MAX=3000000 IDLE=1000 (0 skips) RUN_TIMEOUT=60 (s per load)
- * TSPROXY_WORKERS=N. Needs redis-server, redis-benchmark, memcached and nutcracker on PATH.
+ * Knobs: environment variables, defined with their defaults and bounds in knobs.ts; `--help` lists them.
+ * Needs redis-server, redis-benchmark, memcached and nutcracker on PATH.
  */
 import { cpuSeconds, memoryKb } from "./proc_stats.ts";
 import { idleRss } from "./idle_rss.ts";
-import { type Case, caseLabel, type Knobs, readKnobs } from "./knobs.ts";
+import { type Case, caseLabel, type Knobs, knobsHelp, readKnobs } from "./knobs.ts";
 import { type LoadResult, mcLoad, redisLoad } from "./loads.ts";
 import { onPath, type Started } from "./procs.ts";
 import { type BenchRecord, type IdleRss, resultDocument, type Sample } from "./report.ts";
 import { startFixture, type Target } from "./targets.ts";
 
 const RESULTS = new URL("./results/", import.meta.url).pathname;
+
+/** What `--help` prints (and a bad argument, to stderr). */
+export function usage(): string {
+  return `Usage: deno task bench [-h | --help]
+       (deno run -A bench/main.ts)
+
+Runs tsproxy side by side with nutcracker 0.5.0 and the bare backends (redis-server, memcached -t 1),
+all started on free loopback ports: every case against every target, interleaved, ROUNDS times. Prints
+the medians (ratios are medians of per-round ratios), each proxy's CPU time per request, peak RSS and
+idle RSS, and writes them to bench/results/latest.json. Needs redis-server, redis-benchmark, memcached
+and nutcracker on PATH. Exits 0 when every load ran, 1 when one failed, 2 on a bad argument or knob
+or a missing binary.
+
+Knobs are environment variables, e.g. ROUNDS=3 CASES='redis get P1,mc mget10 P1' deno task bench:
+
+${knobsHelp()}
+`;
+}
+
+/** The command line: run, print help, or the reason it is wrong. */
+export function parseBenchArgs(args: readonly string[]): "run" | "help" | { error: string } {
+  if (args.length === 0) return "run";
+  if (args.some((a) => a === "-h" || a === "--help")) return "help";
+  return {
+    error: `unknown argument '${args[0]}' (the bench takes no arguments; its knobs are env variables)`,
+  };
+}
 
 function note(text: string): void {
   console.error(text);
@@ -113,6 +139,15 @@ async function bench(k: Knobs, dir: string, procs: Started[]): Promise<BenchReco
 }
 
 async function main(): Promise<number> {
+  const args = parseBenchArgs(Deno.args);
+  if (args === "help") {
+    console.log(usage());
+    return 0;
+  }
+  if (args !== "run") {
+    note(`tsproxy bench: ${args.error}\n\n${usage()}`);
+    return 2;
+  }
   let k: Knobs;
   try {
     k = readKnobs(Deno.env.toObject());
