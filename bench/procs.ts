@@ -36,7 +36,7 @@ export function onPath(name: string): boolean {
   return false;
 }
 
-/** Shell words that raise the open-file limit (1,000 idle clients need it, as the yardstick's run.sh does). */
+/** Shell words that raise the open-file limit (1,000 idle clients need it). */
 const RAISE_FD_LIMIT = 'ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null;';
 
 /** `cmd args` run through `sh -c` with a raised open-file limit; the exec keeps the pid. */

@@ -1,7 +1,8 @@
 /**
- * Every memcache failure situation of failure-handling.md §2 through tsproxy: the exact bytes the
- * client gets, whether its connection stays open, and the stats side effects (§7; tsproxy's stats
- * are live, and `fragments` counts truly). The scenarios are in harness/scenarios/memcache_failures.ts.
+ * Every memcache failure situation measured on nutcracker 0.5.0, played through tsproxy: the exact
+ * bytes the client gets, whether its connection stays open, and the stats side effects (tsproxy's
+ * stats are live, and `fragments` counts truly). The scenarios are in
+ * harness/scenarios/memcache_failures.ts.
  */
 import assert from "assert";
 import { FakeMemcached } from "../../harness/fake_memcached.ts";

@@ -8,8 +8,8 @@
  * the close (nutcracker closes silently and drops them).
  *
  * Also compared: QUIT, half-closed and departing clients, the key length limit, a 1 MB value,
- * redis_auth/redis_db, and the failure catalogue of failure-handling.md (refused, timeout, EOF,
- * garbage, relayed errors, -LOADING/-BUSY/-OOM and ejection, retry, slow and failed fragments,
+ * redis_auth/redis_db, and the failure catalogue as measured on nutcracker 0.5.0 (refused, timeout,
+ * EOF, garbage, relayed errors, -LOADING/-BUSY/-OOM and ejection, retry, slow and failed fragments,
  * partial MGET/DEL/MSET failures, all servers ejected) with the stats each failure moves.
  */
 import assert from "assert";
@@ -365,7 +365,7 @@ Deno.test(
     for (const sc of SCENARIOS) {
       await t.step(sc.behaviour, async () => {
         const [nc, ts] = await Promise.all([playRedis("nutcracker", sc), playRedis("tsproxy", sc)]);
-        assert.deepEqual(nc.seen, sc.expect, "nutcracker as failure-handling.md describes it");
+        assert.deepEqual(nc.seen, sc.expect, "nutcracker 0.5.0 as measured");
         assert.deepEqual(ts.seen, nc.seen, "tsproxy as nutcracker");
         assert.deepEqual(ts.stats, nc.stats, "tsproxy's failure stats as nutcracker's");
       });

@@ -29,14 +29,14 @@ Deno.test("ketama gives no points to a tiny weight next to a huge one", () => {
   for (let h = 0; h < 2 ** 32; h += 9_999_991) assert.equal(k.pick(h), 0);
 });
 
-/** routing-and-hashing.md §6, worked example A: names in nutcracker's sorted order. */
+/** nutcracker 0.5.0's worked example A: names in nutcracker's sorted order. */
 const EXAMPLE_A = [
   { name: "127.0.0.1:31211", weight: 1 },
   { name: "127.0.0.1:31212", weight: 1 },
   { name: "127.0.0.1:31213", weight: 2 },
 ];
 
-Deno.test("ketama continuum of example A has the spec's lowest and highest points", () => {
+Deno.test("ketama continuum of example A has nutcracker 0.5.0's lowest and highest points", () => {
   const k = new Ketama(EXAMPLE_A, [true, true, true]);
   // Lowest points 11921266 (31212), 14377607 (31213), 24142339 (31212), 25343552 (31213),
   // 33172020 (31212), 34530690 (31213); highest 4292648281 (31213).
@@ -61,7 +61,7 @@ Deno.test("ketama continuum of example A has the spec's lowest and highest point
   assert.equal(k.pick(0xffffffff), 1);
 });
 
-Deno.test("ketama places example A's keys on the spec's servers, all live and with 31212 ejected", () => {
+Deno.test("ketama places example A's keys on nutcracker 0.5.0's servers, all live and with 31212 ejected", () => {
   const all = new Ketama(EXAMPLE_A, [true, true, true]);
   const ejected = new Ketama(EXAMPLE_A, [true, false, true]);
   const rows: [string, number, number][] = [

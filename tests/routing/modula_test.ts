@@ -25,7 +25,7 @@ Deno.test("modula handles the full unsigned 32-bit hash range and large weights"
   assert.equal(m.pick(0xffffffff - 24346 + 100000), 1);
 });
 
-Deno.test("modula places example A's keys as the spec's table says", () => {
+Deno.test("modula places example A's keys where nutcracker 0.5.0 does", () => {
   const a = [
     { name: "127.0.0.1:31211", weight: 1 },
     { name: "127.0.0.1:31212", weight: 1 },

@@ -9,7 +9,7 @@ function pick(r: Router, key: string | Uint8Array): number {
   return r.pick(b, 0, b.length);
 }
 
-/** routing-and-hashing.md §6 example A, in nutcracker's sorted order. */
+/** nutcracker 0.5.0's worked example A, in nutcracker's sorted order. */
 const EXAMPLE_A: RouterOptions["servers"] = [
   { name: "127.0.0.1:31211", weight: 1 },
   { name: "127.0.0.1:31212", weight: 1 },

@@ -13,7 +13,7 @@ import {
 import { needs } from "../support/needs.ts";
 import { Wire } from "../../harness/wire.ts";
 
-/** The spec's sample scenario: one memcache client and one redis client, still connected. */
+/** A sample scenario: one memcache client and one redis client, still connected. */
 async function traffic(mcPort: number, redisPort: number): Promise<Wire[]> {
   const mc = await Wire.connect(mcPort);
   await mc.send("set k1 0 0 2\r\nv1\r\nget k1 k2 bar\r\n");

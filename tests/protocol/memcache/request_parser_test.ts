@@ -377,7 +377,7 @@ const REFUSED: [string, string][] = [
   [`${" ".repeat(3000)}get k\r\n`, "line too long"],
 ];
 
-Deno.test("every rejection of the spec closes the client with a clear reason", () => {
+Deno.test("every request nutcracker 0.5.0 rejects closes the client with a clear reason", () => {
   for (const [text, reason] of REFUSED) {
     assert.equal(refusal(text), reason, JSON.stringify(text.slice(0, 40)));
   }

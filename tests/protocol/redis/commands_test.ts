@@ -35,7 +35,7 @@ Deno.test("names that are not commands are not found", () => {
   }
 });
 
-Deno.test("shapes follow the spec's classes, EXISTS being split like DEL", () => {
+Deno.test("shapes follow nutcracker 0.5.0's command classes, EXISTS being split like DEL", () => {
   const shapeOf = (name: string) => COMMANDS[commandId(name)].shape;
   assert.equal(shapeOf("exists"), Shape.AllKeys);
   assert.equal(shapeOf("mset"), Shape.Pairs);

@@ -33,7 +33,8 @@ Deno.test("md5Digest agrees with node:crypto across every padding boundary and m
 });
 
 Deno.test("md5Words holds the digest bytes as four little-endian words", () => {
-  // routing-and-hashing.md §6: MD5("127.0.0.1:31211-0") gives ketama points 1032687169, 302077755, ...
+  // nutcracker 0.5.0's worked example A: MD5("127.0.0.1:31211-0") gives ketama points
+  // 1032687169, 302077755, ...
   const name = te.encode("127.0.0.1:31211-0");
   const out = new Uint32Array(4);
   assert.equal(md5Words(name, 0, name.length, out), out);
