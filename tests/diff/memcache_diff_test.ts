@@ -6,6 +6,8 @@
  * closes silently; (b) a multi-key get with missing keys may list its VALUE blocks in another order
  * (tsproxy keeps key order), so those replies are compared as multisets of blocks.
  * Afterwards every backend pair (nutcracker's sN, tsproxy's sN) must hold the same keys and values.
+ * One difference is memcached's, not the proxies': a number an incr/decr made shorter is padded with
+ * spaces or not depending on timing (see memcache_model.ts), so such values are compared unpadded.
  */
 import assert from "assert";
 import { bin, str } from "../protocol/memcache/latin1.ts";
@@ -46,13 +48,36 @@ function keysOf(request: string): string[] {
   return words.length > 1 ? [words[1]] : [];
 }
 
-/** Asserts that tsproxy's replies are nutcracker's, block order of unordered multi-gets aside. */
+/**
+ * A get reply with each numeric value's trailing spaces (memcached's in-place padding after an
+ * incr/decr) removed.
+ */
+function unpadded(reply: string): string {
+  return reply.replace(
+    /(VALUE \S+ \d+ )(\d+)((?: \d+)?\r\n)([0-9]+)( +)\r\n/g,
+    (block: string, head: string, len: string, rest: string, digits: string, spaces: string) =>
+      Number(len) === digits.length + spaces.length ? `${head}${digits.length}${rest}${digits}\r\n` : block,
+  );
+}
+
+/**
+ * Asserts that tsproxy's replies are nutcracker's, block order of unordered multi-gets aside, and
+ * padding of values an incr/decr shrank (steps marked `padding` by the model) aside.
+ */
 function assertSame(nc: Run, ts: Run, steps: readonly Step[], label: string): void {
   const want = replySteps(steps);
   assert.equal(nc.replies.length, want.length, `${label}: nutcracker's number of replies`);
   assert.equal(ts.replies.length, want.length, `${label}: tsproxy's number of replies`);
   want.forEach((s, i) => {
-    const [a, b] = [nc.replies[i], ts.replies[i]];
+    let [a, b] = [nc.replies[i], ts.replies[i]];
+    if (s.padding && a !== b) {
+      // Each proxy's reply is one memcached may give; then they are compared unpadded.
+      if (s.matches && !s.unordered && s.request.startsWith("get ")) {
+        assert.match(a, s.matches, `${label} reply ${i} to ${show(s.request)}: nutcracker`);
+        assert.match(b, s.matches, `${label} reply ${i} to ${show(s.request)}: tsproxy`);
+      }
+      [a, b] = [unpadded(a), unpadded(b)];
+    }
     if (s.unordered && a !== b) {
       assert.deepEqual(valueMultiset(b), valueMultiset(a), `${label} reply ${i} to ${show(s.request)}`);
     } else {
@@ -79,6 +104,8 @@ Deno.test(
       const nc = setups[0];
       /** Every key the scripts name, for the placement check. */
       const used = new Set<string>();
+      /** The keys an incr/decr named: their values are compared unpadded. */
+      const counted = new Set<string>();
 
       /**
        * Runs `steps` on a new connection to each proxy (both at once) and compares the replies. With
@@ -90,7 +117,10 @@ Deno.test(
         label: string,
         opts: { halfClose?: boolean; closes?: boolean } = {},
       ) => {
-        for (const s of steps) keysOf(s.request).forEach((k) => used.add(k));
+        for (const s of steps) {
+          keysOf(s.request).forEach((k) => used.add(k));
+          if (/^(incr|decr) /.test(s.request)) counted.add(keysOf(s.request)[0]);
+        }
         const [a, b] = await allClients(setups.map((s) =>
           withClient(s.port, async (w) => {
             const send = opts.halfClose
@@ -289,7 +319,7 @@ Deno.test(
           );
           keys.forEach((k, j) => {
             assert.ok(
-              a[j] === b[j],
+              a[j] === b[j] || (counted.has(k) && unpadded(a[j]) === unpadded(b[j])),
               `s${i + 1} key ${show(k)}: nutcracker's ${show(a[j])}, tsproxy's ${show(b[j])}`,
             );
             if (a[j] !== "END\r\n") held++;
