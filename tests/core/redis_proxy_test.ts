@@ -333,7 +333,6 @@ Deno.test(
             [["KEYS", "*"], "unsupported command 'KEYS'"],
             [["flushall"], "unsupported command 'flushall'"],
             [["SELECT", "1"], "unsupported command 'SELECT'"],
-            [["MULTI"], "unsupported command 'MULTI'"],
             [[""], "unsupported command ''"],
             [["MOVE", "k", "1"], "unsupported command 'MOVE'"],
             [["EXPIRE", "k", "10", "NX"], "wrong number of arguments for 'expire' command"],
@@ -347,6 +346,28 @@ Deno.test(
             steps.push(step(["GET", "u"], R.bulk("1")));
           }
           await expectSteps(port, steps, "unsupported");
+        },
+      );
+
+      await t.step(
+        "after a refused MULTI nothing runs until EXEC (EXECABORT) or DISCARD (OK); then commands run again",
+        async () => {
+          const notRun = R.err(
+            "ERR command not run: MULTI is not supported, so its transaction is discarded",
+          );
+          await expectSteps(port, [
+            step(["SET", "tx", "0"], R.ok),
+            step(["MULTI"], R.err("ERR unsupported command 'MULTI'")),
+            step(["INCR", "tx"], notRun),
+            step(["SET", "tx", "9"], notRun),
+            step(["EXEC"], R.err("EXECABORT Transaction discarded because of previous errors.")),
+            step(["GET", "tx"], R.bulk("0")),
+            step(["multi"], R.err("ERR unsupported command 'multi'")),
+            step(["INCR", "tx"], notRun),
+            step(["DISCARD"], R.ok),
+            step(["INCR", "tx"], R.int(1)),
+            step(["EXEC"], R.err("ERR unsupported command 'EXEC'")),
+          ], "refused transaction");
         },
       );
 
