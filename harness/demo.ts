@@ -15,6 +15,7 @@ import { hasBinary } from "./procs.ts";
 import { loadConfig } from "../src/config/load.ts";
 import type { Config, ServerConfig } from "../src/config/types.ts";
 import { createPools, startProxy } from "../src/core/proxy.ts";
+import { protocolFor } from "../src/protocol/index.ts";
 import { setupLog } from "../src/log.ts";
 import { takeSnapshot } from "../src/stats/snapshot.ts";
 import { serveStats } from "../src/stats/stats_server.ts";
@@ -289,7 +290,7 @@ async function main(): Promise<number> {
         if (interrupted) throw new Error("interrupted");
       }
     }
-    const pools = await createPools(config, MBUF_SIZE);
+    const pools = await createPools(config, MBUF_SIZE, protocolFor);
     serveStats(STATS_ADDR, statsPort, () => Promise.resolve(takeSnapshot(pools)));
     startProxy(pools, MBUF_SIZE);
   } catch (err) {

@@ -43,6 +43,11 @@ export function logLevel(): number {
   return level;
 }
 
+/** Whether lines at `at` are written (to skip building a line nobody will read). */
+export function logs(at: number): boolean {
+  return at <= level;
+}
+
 /** Raises or lowers the level by one (SIGTTIN / SIGTTOU). */
 export function shiftLogLevel(delta: number): number {
   level = clamp(level + delta);
@@ -53,6 +58,60 @@ export function shiftLogLevel(delta: number): number {
 export function log(at: number, where: string, message: string): void {
   if (at > level) return;
   write(`[${timestamp(new Date())}] ${where} ${message}\n`);
+}
+
+/** At most this many lines of one kind are written per second; the rest are counted. */
+export const LINES_PER_SECOND = 10;
+
+/** One kind of runtime line: its current one-second window and what was held back in it. */
+interface Window {
+  where: string;
+  start: number;
+  lines: number;
+  suppressed: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+const windows = new Map<string, Window>();
+
+/**
+ * Writes a runtime line (an event that clients or servers can repeat at will) when `at` is within
+ * the level, at most LINES_PER_SECOND of the same `kind` per second: past that the lines are
+ * counted, and one `... N similar lines suppressed` line says so when the second is over, so a client
+ * in a loop cannot fill the disk.
+ */
+export function logEvent(at: number, where: string, kind: string, message: string): void {
+  if (at > level) return;
+  const now = Date.now();
+  let w = windows.get(kind);
+  if (w === undefined) {
+    w = { where, start: now, lines: 0, suppressed: 0, timer: undefined };
+    windows.set(kind, w);
+  } else if (now - w.start >= 1000) {
+    flushSuppressed(w);
+    w.start = now;
+    w.lines = 0;
+  }
+  if (w.lines < LINES_PER_SECOND) {
+    w.lines++;
+    write(`[${timestamp(new Date(now))}] ${where} ${message}\n`);
+    return;
+  }
+  if (w.suppressed++ > 0) return;
+  const window = w;
+  const timer = setTimeout(() => {
+    window.timer = undefined;
+    flushSuppressed(window);
+  }, 1000 - (now - w.start));
+  Deno.unrefTimer(timer); // a pending summary never keeps the process alive
+  window.timer = timer;
+}
+
+function flushSuppressed(w: Window): void {
+  if (w.timer !== undefined) clearTimeout(w.timer);
+  w.timer = undefined;
+  if (w.suppressed === 0) return;
+  write(`[${timestamp(new Date())}] ${w.where} ... ${w.suppressed} similar lines suppressed\n`);
+  w.suppressed = 0;
 }
 
 /** Writes a line that is always logged, like nutcracker's banner and signal lines. */

@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from "./config/load.ts";
 import type { Config } from "./config/types.ts";
 import { errorMessage } from "./core/errors.ts";
 import { activity, createPools, startProxy } from "./core/proxy.ts";
+import { protocolFor } from "./protocol/index.ts";
 import { startIdleCollector } from "./core/idle_gc.ts";
 import { Level, log, logAlways, logSignal, reopenLog, setupLog, shiftLogLevel } from "./log.ts";
 import { selfArgs } from "./self_command.ts";
@@ -70,7 +71,7 @@ async function start(opts: CliOptions, args: string[]): Promise<number> {
   try {
     // The stats port comes up before the pools, as in nutcracker: once a pool accepts, stats answer.
     // A worker hands its counters to its supervisor, which serves the stats port for all of them.
-    const pools = await createPools(config, opts.mbufSize);
+    const pools = await createPools(config, opts.mbufSize, protocolFor);
     const snapshot = () => takeSnapshot(pools);
     stats = worker === null
       ? serveStats(opts.statsAddr, opts.statsPort, () => Promise.resolve(snapshot()))

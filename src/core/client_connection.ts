@@ -2,6 +2,7 @@
  * One client connection: frames its requests, routes them to the pool's shared server connections
  * (splitting multi-key requests), and writes the replies back strictly in request order.
  */
+import { Level, logEvent, logs } from "../log.ts";
 import {
   Action,
   type Protocol,
@@ -11,17 +12,31 @@ import {
   type Session,
 } from "../protocol/types.ts";
 import { connectionCounts } from "../stats/counters.ts";
-import { EOF_REASON, INVALID_REASON, REFUSED_REASON } from "./errors.ts";
+import { logBug, nextMessageId } from "./bugs.ts";
+import { now } from "./clock.ts";
+import { EOF_REASON, errorMessage, INTERNAL_REASON, INVALID_REASON, REFUSED_REASON } from "./errors.ts";
 import { type ServerConnection, STREAM_BACKLOG, streamThreshold } from "./server_connection.ts";
 import type { Pool } from "./pool.ts";
 import { Queue } from "./queue.ts";
 import { ReadBuffer } from "./read_buffer.ts";
-import { ClientRequest, type ReplyTarget } from "./request.ts";
+import { ClientRequest, type RequestOwner, SplitRequest } from "./request.ts";
 import { WriteBuffer } from "./write_buffer.ts";
 
 const INITIAL_READ = 1024;
 
-export class ClientConnection implements ReplyTarget {
+/**
+ * Test seam: called as each whole request's reply reaches its client, so a test can stand in for a
+ * bug in that step. Never set outside tests.
+ */
+export const replySeam: { beforeReply: ((req: ClientRequest) => void) | null } = { beforeReply: null };
+
+/** How a client address reads in log lines. */
+function peerOf(conn: Deno.Conn): string {
+  const a = conn.remoteAddr;
+  return a.transport === "tcp" || a.transport === "udp" ? `${a.hostname}:${a.port}` : "unix socket";
+}
+
+export class ClientConnection implements RequestOwner {
   /** Requests whose replies are not written yet, in request order. */
   readonly #queue = new Queue<ClientRequest>();
   readonly #out: WriteBuffer;
@@ -38,6 +53,13 @@ export class ClientConnection implements ReplyTarget {
   #fatal = false;
   /** A large request being forwarded while it arrives; `dropped` of its bytes are gone from the read buffer. */
   #stream: { conn: ServerConnection; dropped: number } | null = null;
+  /** The connection's number in log lines (c <id>), unique in the process. */
+  readonly id: number;
+  /**
+   * Requests just read are being served: replies settled meanwhile (a request failed at once) are
+   * written when the whole read is served, together, as nutcracker writes them.
+   */
+  #taking = false;
 
   constructor(
     private readonly conn: Deno.Conn,
@@ -50,65 +72,103 @@ export class ClientConnection implements ReplyTarget {
     this.#session = this.#protocol.newSession();
     this.#read = new ReadBuffer(INITIAL_READ, mbufSize);
     this.#out = new WriteBuffer(mbufSize);
-    this.#out.onError = () => this.#close();
+    this.#out.onError = (err) => {
+      logEvent(Level.ERR, "client", "send", `sendv on sd ${this.id} failed: ${errorMessage(err)}`);
+      this.#close("send failed");
+    };
     this.#out.onDrain = () => {
-      if (!this.#reading && this.#queue.length === 0) this.#close();
+      if (!this.#reading && this.#queue.length === 0) this.#close("done");
     };
     this.#out.attach(conn);
     pool.stats.client_connections++;
-    connectionCounts.total++;
+    this.id = ++connectionCounts.total;
     connectionCounts.current++;
+    if (logs(Level.INFO)) {
+      logEvent(
+        Level.INFO,
+        "client",
+        "accept",
+        `accepted c ${this.id} from ${peerOf(conn)} on pool ${pool.config.name}`,
+      );
+    }
   }
 
   /** Reads and serves requests until the client leaves or is closed. */
   async run(): Promise<void> {
     const rb = this.#read;
-    try {
-      while (this.#reading) {
-        const n = await this.conn.read(rb.space(this.#stream === null ? this.#parser.need : 0));
-        if (n === null) {
-          this.#eof = true;
-          break;
-        }
-        rb.filled(n);
-        this.#takeRequests();
-        if (this.#stream !== null) await this.#stream.conn.whenWritable();
+    while (this.#reading) {
+      let n: number | null;
+      try {
+        n = await this.conn.read(rb.space(this.#stream === null ? this.#parser.need : 0));
+      } catch (err) {
+        if (this.#closed) return;
+        // A reset or other socket error: nothing more can be written.
+        logEvent(Level.ERR, "client", "recv", `recv on sd ${this.id} failed: ${errorMessage(err)}`);
+        this.#close("recv failed");
+        return;
       }
-    } catch {
-      if (this.#closed) return;
-      this.#close(); // reset or other socket error: nothing more can be written
-      return;
+      if (n === null) {
+        this.#eof = true;
+        break;
+      }
+      rb.filled(n);
+      this.#takeRequests();
+      if (this.#stream !== null) await this.#stream.conn.whenWritable();
     }
+    if (this.#closed) return;
     this.#reading = false;
+    const partial = rb.end - rb.start + (this.#stream?.dropped ?? 0);
+    if (this.#eof && partial > 0) {
+      logEvent(
+        Level.ERR,
+        "client",
+        "eof",
+        `eof c ${this.id} discarding incomplete req ${nextMessageId()} len ${partial}`,
+      );
+    }
     if (this.#stream !== null) this.#abortStream(); // EOF in the middle of a streamed request
     this.#finishIfDone();
   }
 
-  deliver(req: ClientRequest, fragment: number, bytes: Uint8Array | null, reason: string): void {
-    if (this.#closed) return; // the client left; its late replies are dropped
-    if (fragment < 0) {
-      if (bytes === null && req.streamed) {
-        this.#close(); // part of the reply is out already: the client cannot be given a clean answer
-        return;
-      }
-      if (bytes === null) this.#fail(req, reason);
-      else if (this.#queue.peek() === req && !this.#fatal) {
-        // The common case: the oldest request's reply goes straight to the socket buffer.
-        this.#queue.shift();
-        this.#out.append(bytes);
-      } else {
-        req.reply = bytes.slice();
-      }
+  replied(req: ClientRequest, bytes: Uint8Array): void {
+    if (this.#closed || req.answer !== null) return; // the client left, or the request was failed already
+    replySeam.beforeReply?.(req);
+    if (this.#queue.peek() === req && !this.#fatal) {
+      // The common case: the oldest request's reply goes straight to the socket buffer.
+      this.#queue.shift();
+      this.#out.append(bytes);
     } else {
-      // Replies are kept until the last fragment's; that one is merged at once, so needs no copy.
-      if (bytes !== null) req.fragmentReplies![fragment] = req.waiting === 1 ? bytes : bytes.slice();
-      else if (req.failure === null) req.failure = reason;
-      if (--req.waiting > 0) return;
-      this.#merge(req);
-      // A merge may be the last reply itself: copy it if it cannot be written right now.
-      if (req.reply === bytes && (this.#queue.peek() !== req || this.#fatal)) req.reply = bytes!.slice();
+      req.answer = bytes.slice();
     }
     this.#writeReady();
+  }
+
+  settled(req: ClientRequest, reason: string | null): void {
+    if (this.#closed || req.answer !== null) return;
+    try {
+      if (reason !== null && req.streamed) {
+        this.#close("reply broken off"); // part of the reply is out already: no clean answer can follow
+        return;
+      }
+      if (!(req instanceof SplitRequest)) this.#fail(req, reason ?? INVALID_REASON);
+      else if (reason !== null) {
+        this.#fail(req, reason);
+        req.closeAfter = this.#protocol.closesOnFragmentFailure(req.info!);
+      } else {
+        this.#merge(req);
+        // A merge may be the last fragment's reply itself, a view into a read buffer: copy it if it
+        // cannot be written right now.
+        const answer = req.answer!;
+        if ((this.#queue.peek() !== req || this.#fatal) && req.replies.includes(answer)) {
+          req.answer = answer.slice();
+        }
+      }
+      if (!this.#taking) this.#writeReady();
+    } catch (err) {
+      // The reply path itself is broken for this client: it cannot be answered in order any more.
+      logBug(this.#protocol, req.info, `answering c ${this.id} on pool ${this.pool.config.name}`, err);
+      this.#close("internal error");
+    }
   }
 
   streamReply(req: ClientRequest, bytes: Uint8Array): boolean {
@@ -128,15 +188,30 @@ export class ClientConnection implements ReplyTarget {
     const buf = rb.buf;
     const end = rb.end;
     let start = rb.start;
+    this.pool.readmitDue(now());
+    this.#taking = true;
     while (start < end && this.#reading) {
       const stream = this.#stream;
       const dropped = stream === null ? 0 : stream.dropped;
       let info: RequestInfo | null;
       try {
         info = this.#parser.parse(buf, start - dropped, end);
+        if (info === null) start = this.#streamRequest(buf, start);
       } catch (err) {
-        if (!(err instanceof ProtocolError)) throw err;
         if (stream !== null) this.#abortStream();
+        if (!(err instanceof ProtocolError)) {
+          // The proxy's own framing failed: this client's stream is out of step, so it alone is closed.
+          logBug(
+            this.#protocol,
+            null,
+            `reading a request of c ${this.id} on pool ${this.pool.config.name}`,
+            err,
+          );
+          this.#answer(this.#protocol.errorReply(INTERNAL_REASON)).closeAfter = true;
+          this.#reading = false;
+          break;
+        }
+        if (err.log !== null) logEvent(Level.ERR, "client", "parse", err.log(nextMessageId()));
         const req = this.#answer(err.reply ?? this.#protocol.clientErrorReply(err.message));
         if (err.skip >= 0) {
           start += err.skip;
@@ -146,20 +221,42 @@ export class ClientConnection implements ReplyTarget {
         this.#reading = false;
         break;
       }
-      if (info === null) {
-        start = this.#streamRequest(buf, start);
-        break;
-      }
+      if (info === null) break;
       const msgEnd = start - dropped + info.length;
-      if (stream === null) this.#handle(info, buf.subarray(start, msgEnd));
+      if (stream === null) this.#take(info, buf.subarray(start, msgEnd));
       else {
         stream.conn.endStream(buf.subarray(start, msgEnd));
         this.#stream = null;
       }
       start = msgEnd;
     }
+    this.#taking = false;
     rb.consumed(start);
     this.#writeReady();
+  }
+
+  /**
+   * Serves one framed request. A bug in doing so fails that request alone: it is answered with an
+   * error reply (unless it expects none) and the client's later requests go on.
+   */
+  #take(info: RequestInfo, msg: Uint8Array): void {
+    const queued = this.#queue.length;
+    try {
+      this.#handle(info, msg);
+    } catch (err) {
+      logBug(
+        this.#protocol,
+        info,
+        `forwarding a request of c ${this.id} on pool ${this.pool.config.name}`,
+        err,
+      );
+      const req = this.#queue.at(queued);
+      if (req !== undefined) {
+        if (req.answer === null) this.#fail(req, INTERNAL_REASON);
+      } else if (!info.noreply && info.action !== Action.Quit) {
+        this.#answer(this.#protocol.errorReply(INTERNAL_REASON));
+      }
+    }
   }
 
   /**
@@ -175,16 +272,16 @@ export class ClientConnection implements ReplyTarget {
       const info = parser.pending();
       if (info === null) return start;
       const head = buf.subarray(start, start + settled);
-      if (this.#protocol.intercept(info, head, this.#session) !== null) return start; // answered when whole
+      if (this.#session.intercept(info, head) !== null) return start; // answered when whole
       const keys = info.keys;
       const server = keys.length === 0
-        ? this.pool.pick(head, -1, -1)
-        : this.pool.pick(head, keys[0], keys[1]);
-      const conn = server < 0 ? REFUSED_REASON : this.pool.servers[server].connection();
-      if (typeof conn === "string") return start; // fails with nutcracker's error once whole
+        ? this.pool.route(head, -1, -1)
+        : this.pool.route(head, keys[0], keys[1]);
+      if (server < 0) return start; // fails with nutcracker's error once whole
       const req = info.noreply ? null : new ClientRequest(this, info);
+      const conn = this.pool.servers[server].beginStream(head, req);
+      if (conn === null) return start;
       if (req !== null) this.#queue.push(req);
-      conn.beginStream(head, req);
       stream = this.#stream = { conn, dropped: settled };
       return start + settled;
     }
@@ -203,7 +300,7 @@ export class ClientConnection implements ReplyTarget {
   }
 
   #handle(info: RequestInfo, msg: Uint8Array): void {
-    const local = this.#protocol.intercept(info, msg, this.#session);
+    const local = this.#session.intercept(info, msg);
     if (local !== null) {
       this.#answer(local);
       return;
@@ -215,23 +312,20 @@ export class ClientConnection implements ReplyTarget {
         this.#reading = false;
         return;
       case Action.Forward: {
-        const server = keys.length === 0 ? pool.pick(msg, -1, -1) : pool.pick(msg, keys[0], keys[1]);
+        const server = keys.length === 0 ? pool.route(msg, -1, -1) : pool.route(msg, keys[0], keys[1]);
         if (info.noreply) {
-          const conn = server >= 0 ? pool.servers[server].connection() : null;
-          if (typeof conn === "object" && conn !== null) conn.send(msg, null, -1);
+          pool.send(server, msg, null);
           return;
         }
         const req = new ClientRequest(this, info);
         this.#queue.push(req);
-        const conn = server < 0 ? REFUSED_REASON : pool.servers[server].connection();
-        if (typeof conn === "string") this.#fail(req, conn);
-        else conn.send(msg, req, -1);
+        pool.send(server, msg, req);
         return;
       }
       case Action.Split: {
         const owners: number[] = [];
         for (let i = 0; i < keys.length; i += 2) {
-          const server = pool.pick(msg, keys[i], keys[i + 1]);
+          const server = pool.route(msg, keys[i], keys[i + 1]);
           if (server < 0) {
             // No live server. Where a failed fragment closes the client, nutcracker closes it with this
             // request's error only when earlier replies are still to be written (they go out
@@ -243,23 +337,18 @@ export class ClientConnection implements ReplyTarget {
             }
             const failed = new ClientRequest(this, info);
             this.#queue.push(failed);
-            failed.failure = REFUSED_REASON;
-            this.#merge(failed);
+            this.#fail(failed, REFUSED_REASON);
+            failed.closeAfter = closes;
             return;
           }
           owners.push(server);
         }
-        const req = new ClientRequest(this, info);
-        this.#queue.push(req);
         const fragments = this.#protocol.split(info, msg, owners);
-        req.fragments = fragments;
-        req.fragmentReplies = new Array(fragments.length).fill(null);
-        req.waiting = fragments.length;
+        const req = new SplitRequest(this, info, fragments);
+        this.#queue.push(req);
         pool.stats.fragments += fragments.length;
         for (let i = 0; i < fragments.length; i++) {
-          const conn = pool.servers[fragments[i].server].connection();
-          if (typeof conn === "string") this.deliver(req, i, null, conn);
-          else conn.send(fragments[i].bytes, req, i);
+          pool.send(fragments[i].server, fragments[i].bytes, req.slot(i));
         }
         return;
       }
@@ -269,36 +358,43 @@ export class ClientConnection implements ReplyTarget {
   /** Queues a reply the proxy gives itself. */
   #answer(reply: Uint8Array): ClientRequest {
     const req = new ClientRequest(this, null);
-    req.reply = reply;
+    req.answer = reply;
     this.#queue.push(req);
     return req;
   }
 
   /** A request failed without a reply: nutcracker's error reply, counted as a forwarding error. */
   #fail(req: ClientRequest, reason: string): void {
-    req.reply = this.#protocol.errorReply(reason);
+    req.answer = this.#protocol.errorReply(reason);
     this.pool.stats.forward_error++;
   }
 
-  /** All fragments are in (or failed): the merged reply, or the error of the first failed fragment. */
-  #merge(req: ClientRequest): void {
-    if (req.failure !== null) {
-      this.#fail(req, req.failure);
-      req.closeAfter = this.#protocol.closesOnFragmentFailure(req.info!);
+  /** Every fragment replied: the merged reply, or an error when the replies do not merge. */
+  #merge(req: SplitRequest): void {
+    let merged: Uint8Array | null;
+    try {
+      merged = this.#protocol.merge(req.info!, req.fragments, req.replies as Uint8Array[]);
+    } catch (err) {
+      logBug(
+        this.#protocol,
+        req.info,
+        `merging replies for c ${this.id} on pool ${this.pool.config.name}`,
+        err,
+      );
+      this.#fail(req, INTERNAL_REASON);
       return;
     }
-    const merged = this.#protocol.merge(req.info!, req.fragments!, req.fragmentReplies as Uint8Array[]);
     if (merged === null) this.#fail(req, INVALID_REASON);
-    else req.reply = merged;
+    else req.answer = merged;
   }
 
   /** Writes the replies that are ready, in order, up to the first still missing. */
   #writeReady(): void {
     if (this.#fatal) return; // the rest is settled by #writeFatal
     const q = this.#queue;
-    for (let req = q.peek(); req !== undefined && req.reply !== null; req = q.peek()) {
+    for (let req = q.peek(); req !== undefined && req.answer !== null; req = q.peek()) {
       q.shift();
-      this.#out.append(req.reply);
+      this.#out.append(req.answer);
       if (req.closeAfter) {
         this.#reading = false;
         this.#fatal = true;
@@ -316,9 +412,9 @@ export class ClientConnection implements ReplyTarget {
    */
   #writeFatal(): void {
     const q = this.#queue;
-    for (let req = q.peek(); req !== undefined && req.reply !== null; req = q.peek()) {
+    for (let req = q.peek(); req !== undefined && req.answer !== null; req = q.peek()) {
       q.shift();
-      this.#out.append(req.reply);
+      this.#out.append(req.answer);
     }
     q.drain();
     this.#finishIfDone();
@@ -326,10 +422,10 @@ export class ClientConnection implements ReplyTarget {
 
   /** Closes once reading stopped and every reply is written. */
   #finishIfDone(): void {
-    if (!this.#reading && this.#queue.length === 0 && !this.#out.busy) this.#close();
+    if (!this.#reading && this.#queue.length === 0 && !this.#out.busy) this.#close("done");
   }
 
-  #close(): void {
+  #close(why: string): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#stream !== null) this.#abortStream();
@@ -343,6 +439,15 @@ export class ClientConnection implements ReplyTarget {
     if (this.#eof) stats.client_eof++;
     else stats.client_err++;
     connectionCounts.current--;
+    if (logs(Level.INFO)) {
+      const reason = why === "done" ? (this.#eof ? "eof" : "closed by the proxy") : why;
+      logEvent(
+        Level.INFO,
+        "client",
+        "close",
+        `closed c ${this.id} on pool ${this.pool.config.name}: ${reason}`,
+      );
+    }
     this.onClose();
   }
 }

@@ -37,6 +37,23 @@ export function socketErrorReason(err: unknown): string {
   return EOF_REASON;
 }
 
+/** A bug in the proxy's handling of one request: that request fails with this, and an error line is logged. */
+export const INTERNAL_REASON = "internal proxy error";
+
+/** getaddrinfo's words (gai_strerror) for a failed host name lookup (node:dns error codes). */
+export function resolveErrorReason(err: unknown): string {
+  switch ((err as { code?: string })?.code) {
+    case "ENOTFOUND":
+      return "Name or service not known";
+    case "EAI_AGAIN":
+      return "Temporary failure in name resolution";
+    case "ENODATA":
+      return "No address associated with hostname";
+    default:
+      return errorMessage(err);
+  }
+}
+
 /** An error's message without Deno's ` (os error N)` suffix, as strerror() would word it. */
 export function errorMessage(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).replace(/ \(os error \d+\)$/, "");

@@ -1,5 +1,6 @@
 /** A pool's listening socket (TCP or unix), accepting clients into client connections. */
 import type { ListenConfig } from "../config/types.ts";
+import { Level, logEvent } from "../log.ts";
 import { connectionCounts } from "../stats/counters.ts";
 import { ClientConnection } from "./client_connection.ts";
 import { errorMessage } from "./errors.ts";
@@ -47,11 +48,26 @@ export async function acceptClients(
     } catch (err) {
       if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) break;
       // Out of file descriptors, or a client that left before accept: try again shortly.
+      logEvent(
+        Level.ERR,
+        "listener",
+        "accept",
+        `accept on p ${pool.config.name} failed: ${errorMessage(err)}`,
+      );
       await new Promise((r) => setTimeout(r, 10));
       continue;
     }
-    if ((limit > 0 && pool.stats.client_connections >= limit) || clientCount.current >= clientCount.max) {
+    const poolFull = limit > 0 && pool.stats.client_connections >= limit;
+    if (poolFull || clientCount.current >= clientCount.max) {
       conn.close();
+      logEvent(
+        Level.WARN,
+        "listener",
+        "refuse",
+        poolFull
+          ? `client refused: pool ${pool.config.name} has its client_connections (${limit})`
+          : `client refused: the proxy has its ${clientCount.max} clients (the file descriptor limit)`,
+      );
       continue;
     }
     if (tcp) {

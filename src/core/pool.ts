@@ -4,10 +4,12 @@
  * servers that are live.
  */
 import type { PoolConfig, ServerConfig } from "../config/types.ts";
+import { Level, logEvent } from "../log.ts";
 import type { Protocol } from "../protocol/types.ts";
 import { PLACEHOLDER, Router } from "../routing/router.ts";
-import { PoolStats, ServerStats } from "../stats/counters.ts";
-import { HOST_DOWN_REASON, socketErrorReason } from "./errors.ts";
+import { connectionCounts, PoolStats, ServerStats } from "../stats/counters.ts";
+import { HOST_DOWN_REASON, REFUSED_REASON, resolveErrorReason, socketErrorReason } from "./errors.ts";
+import type { ReplySlot } from "./request.ts";
 import { isAddress, lookupAll } from "./resolve.ts";
 import { ServerConnection, type ServerConnectionOptions, type ServerOwner } from "./server_connection.ts";
 
@@ -20,8 +22,54 @@ export class Server implements ServerOwner {
   /** When an ejected server may be tried again (ms since epoch); 0 while live. */
   retryAt = 0;
   #next = 0;
+  /** Why the host name did not resolve last time (getaddrinfo's words), or null while it resolves. */
+  #resolveError: string | null = null;
+  #resolving = false;
 
-  constructor(readonly config: ServerConfig, readonly index: number, private readonly pool: Pool) {}
+  constructor(readonly config: ServerConfig, readonly index: number, readonly pool: Pool) {}
+
+  /** The server as its log lines name it: its entry in the configuration. */
+  get label(): string {
+    return this.config.raw;
+  }
+
+  /**
+   * Sends a request (`slot` null: no reply expected) over one of the server's connections, opening
+   * one while below server_connections. A connect that fails at once fails the request.
+   */
+  send(bytes: Uint8Array, slot: ReplySlot | null): void {
+    const conn = this.#connection();
+    if (typeof conn === "string") slot?.fail(conn);
+    else conn.send(bytes, slot);
+  }
+
+  /**
+   * Starts a request whose bytes are still arriving (see ServerConnection.beginStream) on one of the
+   * server's connections; null, without counting a failure, when no connection can be had right now:
+   * the request is then sent (and fails) once whole.
+   */
+  beginStream(bytes: Uint8Array, slot: ReplySlot | null): ServerConnection | null {
+    if (this.connections.length < this.pool.config.serverConnections && this.#earlyFailure() !== null) {
+      return null;
+    }
+    const conn = this.#connection() as ServerConnection;
+    conn.beginStream(bytes, slot);
+    return conn;
+  }
+
+  /** Opens a connection ahead of traffic (preconnect); a failure is logged and counted, then ignored. */
+  preconnect(): void {
+    if (this.connections.length > 0) return;
+    const conn = this.#connection();
+    if (typeof conn === "string") {
+      logEvent(
+        Level.WARN,
+        "server",
+        "preconnect",
+        `connect to server '${this.label}' failed, ignored: ${conn}`,
+      );
+    }
+  }
 
   /**
    * A connection for the next request: a new one until the limit, then round robin. Or the reason
@@ -29,12 +77,18 @@ export class Server implements ServerOwner {
    * is queued, for a missing unix socket and a host name that does not resolve; that counts as one
    * server failure per request.
    */
-  connection(): ServerConnection | string {
+  #connection(): ServerConnection | string {
     const conns = this.connections;
     if (conns.length < this.pool.config.serverConnections) {
       const early = this.#earlyFailure();
       if (early !== null) {
         this.stats.server_err++;
+        logEvent(
+          Level.ERR,
+          "server",
+          "connect",
+          `connect on s ${connectionCounts.total + 1} to server '${this.label}' failed: ${early}`,
+        );
         this.pool.serverFailed(this);
         return early;
       }
@@ -53,16 +107,13 @@ export class Server implements ServerOwner {
     this.#resolving = true;
     try {
       await lookupAll(this.config.host);
-      this.#hostDown = false;
-    } catch {
-      this.#hostDown = true;
+      this.#resolveError = null;
+    } catch (err) {
+      this.#resolveError = resolveErrorReason(err);
     } finally {
       this.#resolving = false;
     }
   }
-
-  #hostDown = false;
-  #resolving = false;
 
   #earlyFailure(): string | null {
     if (this.config.kind === "unix") {
@@ -73,7 +124,13 @@ export class Server implements ServerOwner {
       }
       return null;
     }
-    if (!this.#hostDown) return null;
+    if (this.#resolveError === null) return null;
+    logEvent(
+      Level.ERR,
+      "server",
+      "resolve",
+      `address resolution of node '${this.config.host}' service '${this.config.port}' failed: ${this.#resolveError}`,
+    );
     this.resolve(); // in the background: the next attempt sees the new answer
     return HOST_DOWN_REASON;
   }
@@ -116,14 +173,45 @@ export class Pool {
 
   /** Opens one connection per server (preconnect); failures count like any other. */
   preconnect(): void {
-    for (const s of this.servers) if (s.connections.length === 0) s.connection();
+    for (const s of this.servers) s.preconnect();
   }
 
-  /** The server for the key buf[start, end) (or for `placeholder` when start === end === -1); -1 if none is live. */
-  pick(buf: Uint8Array, start: number, end: number): number {
-    if (this.#nextRetry !== 0 && Date.now() >= this.#nextRetry) this.#readmit();
+  /**
+   * The live server for the key buf[start, end) (or for `placeholder` when start === end === -1),
+   * or -1 when none is live. A pure lookup: ejected servers come back through `readmitDue`.
+   */
+  route(buf: Uint8Array, start: number, end: number): number {
     if (start < 0) return this.#router.pick(PLACEHOLDER, 0, PLACEHOLDER.length);
     return this.#router.pick(buf, start, end);
+  }
+
+  /** Sends a request to server `server` of the pool; -1 (no live server) fails it as nutcracker does. */
+  send(server: number, bytes: Uint8Array, slot: ReplySlot | null): void {
+    if (server < 0) slot?.fail(REFUSED_REASON);
+    else this.servers[server].send(bytes, slot);
+  }
+
+  /**
+   * Brings back every ejected server whose retry time has passed. nutcracker does this lazily when
+   * a request is routed: clients call it before routing what they read.
+   */
+  readmitDue(now: number): void {
+    if (this.#nextRetry === 0 || now < this.#nextRetry) return;
+    let next = 0;
+    for (const s of this.servers) {
+      if (s.retryAt === 0) continue;
+      if (s.retryAt <= now) {
+        s.retryAt = 0;
+        logEvent(
+          Level.NOTICE,
+          "pool",
+          "readmit",
+          `server '${s.label}' of pool ${this.config.name} is back in the pool`,
+        );
+      } else if (next === 0 || s.retryAt < next) next = s.retryAt;
+    }
+    this.#nextRetry = next;
+    this.#rebuild();
   }
 
   /** Counts a failed server connection; ejects the server when it reached server_failure_limit. */
@@ -132,24 +220,19 @@ export class Pool {
     server.failures++;
     if (server.failures < Math.max(1, this.config.serverFailureLimit)) return;
     const now = Date.now();
+    const failures = server.failures;
     server.failures = 0;
     server.retryAt = now + this.config.serverRetryTimeout;
     server.stats.server_ejected_at = now * 1000;
     this.stats.server_ejects++;
     if (this.#nextRetry === 0 || server.retryAt < this.#nextRetry) this.#nextRetry = server.retryAt;
-    this.#rebuild();
-  }
-
-  /** Brings back every ejected server whose retry time has passed (lazily, on the next request). */
-  #readmit(): void {
-    const now = Date.now();
-    let next = 0;
-    for (const s of this.servers) {
-      if (s.retryAt === 0) continue;
-      if (s.retryAt <= now) s.retryAt = 0;
-      else if (next === 0 || s.retryAt < next) next = s.retryAt;
-    }
-    this.#nextRetry = next;
+    logEvent(
+      Level.NOTICE,
+      "pool",
+      "eject",
+      `server '${server.label}' of pool ${this.config.name} ejected after ${failures} consecutive failures; ` +
+        `tried again in ${this.config.serverRetryTimeout} ms`,
+    );
     this.#rebuild();
   }
 

@@ -1,6 +1,6 @@
 /** Builds every pool of a configuration and starts serving them: servers, preconnect, listeners. */
-import type { Config } from "../config/types.ts";
-import { protocolFor } from "../protocol/index.ts";
+import type { Config, PoolConfig } from "../config/types.ts";
+import type { Protocol } from "../protocol/types.ts";
 import { maxClients } from "./fd_limit.ts";
 import { acceptClients, bindListener, clientCount } from "./listener.ts";
 import { Pool } from "./pool.ts";
@@ -15,8 +15,15 @@ export interface Proxy {
   firstClient: Promise<void>;
 }
 
+/** How the core gets a pool's protocol (the registry lives with the protocols, not in the core). */
+export type ProtocolFor = (pool: PoolConfig, mbufSize: number) => Protocol;
+
 /** The pools of a configuration, with server host names resolved once. Nothing is bound yet. */
-export async function createPools(config: Config, mbufSize: number): Promise<Pool[]> {
+export async function createPools(
+  config: Config,
+  mbufSize: number,
+  protocolFor: ProtocolFor,
+): Promise<Pool[]> {
   const pools = config.pools.map((pc) => new Pool(pc, protocolFor(pc, mbufSize), mbufSize));
   await Promise.all(pools.map((p) => p.resolveHosts()));
   return pools;

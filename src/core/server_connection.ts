@@ -4,20 +4,33 @@
  * fails the whole connection, as nutcracker does.
  */
 import type { ServerConfig } from "../config/types.ts";
-import type { Protocol, ReplyParser } from "../protocol/types.ts";
+import { Level, logEvent } from "../log.ts";
+import type { HandshakeRequest, Protocol, ReplyParser } from "../protocol/types.ts";
 import { connectionCounts, type ServerStats } from "../stats/counters.ts";
+import { logBug, nextMessageId } from "./bugs.ts";
 import { now } from "./clock.ts";
 import { connectServer } from "./connect.ts";
-import { EOF_REASON, INVALID_REASON, socketErrorReason, TIMEOUT_REASON } from "./errors.ts";
+import {
+  EOF_REASON,
+  errorMessage,
+  INTERNAL_REASON,
+  INVALID_REASON,
+  socketErrorReason,
+  TIMEOUT_REASON,
+} from "./errors.ts";
 import { Queue } from "./queue.ts";
 import { ReadBuffer } from "./read_buffer.ts";
-import { type ClientRequest, ServerRequest } from "./request.ts";
+import { type ReplySlot, ServerRequest } from "./request.ts";
 import { WriteBuffer } from "./write_buffer.ts";
 
 /** The pool's view of one backend server, which its connections report to. */
 export interface ServerOwner {
   readonly config: ServerConfig;
   readonly stats: ServerStats;
+  /** The server as log lines name it. */
+  readonly label: string;
+  /** The pool's name, for log lines. */
+  readonly pool: { readonly config: { readonly name: string } };
   /** A reply arrived: the server is healthy again. */
   replied(): void;
   /** The connection is gone; `failed` when it closed for an error (counts towards ejection). */
@@ -50,7 +63,9 @@ export class ServerConnection {
   #streaming = false;
   /** The streaming request's reply slot (null for noreply). */
   #streamed: ServerRequest | null = null;
-  #held: { bytes: Uint8Array; req: ClientRequest | null; fragment: number }[] = [];
+  #held: { bytes: Uint8Array; slot: ReplySlot | null }[] = [];
+  /** The handshake requests whose replies are still to come, in order. */
+  #handshake: HandshakeRequest[];
   /** Bytes of the pending reply already streamed to its client and dropped from the read buffer. */
   #replyDropped = 0;
   /** Requests appended but not handed to the socket yet (the in_queue gauge), and the noreply ones among them. */
@@ -65,42 +80,53 @@ export class ServerConnection {
   #openBytes = 0;
   #openMembers = 0;
   #closed = false;
+  /** The connection's number in log lines (s <id>), unique in the process. */
+  readonly id: number;
 
   constructor(private readonly owner: ServerOwner, private readonly opts: ServerConnectionOptions) {
     this.#out = new WriteBuffer(opts.mbufSize);
-    this.#out.onError = (err) => this.fail(socketErrorReason(err), "err");
+    this.#out.onError = (err) => {
+      logEvent(Level.ERR, "server", "send", `sendv on sd ${this.id} failed: ${errorMessage(err)}`);
+      this.fail(socketErrorReason(err), "err");
+    };
     this.#out.onSend = () => this.#sent();
     this.#read = new ReadBuffer(INITIAL_READ, opts.mbufSize);
     this.#parser = opts.protocol.newReplyParser();
-    connectionCounts.total++;
-    for (const bytes of opts.protocol.handshake()) {
-      this.#out.append(bytes);
-      this.#waiting.push(new ServerRequest(null, -1, 0, Infinity));
+    this.id = ++connectionCounts.total;
+    this.#handshake = opts.protocol.handshake();
+    for (const h of this.#handshake) {
+      this.#out.append(h.bytes);
+      this.#waiting.push(new ServerRequest(null, 0, Infinity));
     }
     this.#run();
   }
 
+  /** `<pool> | <server>`, as log lines name a server connection's place. */
+  get #where(): string {
+    return `pool ${this.owner.pool.config.name} server '${this.owner.label}'`;
+  }
+
   /**
-   * Queues a request (or a fragment) for the server. `req` null means no reply is expected
+   * Queues a request (or a fragment) for the server. `slot` null means no reply is expected
    * (memcache noreply): the bytes are written and nothing waits. While a large request streams
    * through, other requests wait (copied) behind it.
    */
-  send(bytes: Uint8Array, req: ClientRequest | null, fragment: number): void {
+  send(bytes: Uint8Array, slot: ReplySlot | null): void {
     if (this.#streaming) {
-      this.#held.push({ bytes: bytes.slice(), req, fragment });
+      this.#held.push({ bytes: bytes.slice(), slot });
       return;
     }
-    this.#enqueue(bytes, req, fragment, this.opts.timeout > 0 ? now() + this.opts.timeout : Infinity);
+    this.#enqueue(bytes, slot, this.opts.timeout > 0 ? now() + this.opts.timeout : Infinity);
   }
 
   /**
    * Starts a request whose value is still arriving from its client: its first bytes now, the rest
    * through streamChunk and endStream. Its timeout starts when it is whole, as nutcracker's does.
    */
-  beginStream(bytes: Uint8Array, req: ClientRequest | null): void {
-    this.#enqueue(bytes, req, -1, Infinity);
+  beginStream(bytes: Uint8Array, slot: ReplySlot | null): void {
+    this.#enqueue(bytes, slot, Infinity);
     this.#streaming = true;
-    this.#streamed = req === null ? null : this.#waiting.at(this.#waiting.length - 1)!;
+    this.#streamed = slot === null ? null : this.#waiting.at(this.#waiting.length - 1)!;
   }
 
   /** More bytes of the streaming request. */
@@ -128,7 +154,7 @@ export class ServerConnection {
     this.#streamed = null;
     const held = this.#held;
     this.#held = [];
-    for (const h of held) this.send(h.bytes, h.req, h.fragment);
+    for (const h of held) this.send(h.bytes, h.slot);
   }
 
   /** Resolves once most of what was queued has been written (backpressure for streamed values). */
@@ -136,7 +162,7 @@ export class ServerConnection {
     return this.#out.whenBelow(STREAM_BACKLOG);
   }
 
-  #enqueue(bytes: Uint8Array, req: ClientRequest | null, fragment: number, deadline: number): void {
+  #enqueue(bytes: Uint8Array, slot: ReplySlot | null, deadline: number): void {
     const stats = this.owner.stats;
     stats.requests++;
     stats.request_bytes += bytes.length;
@@ -145,21 +171,21 @@ export class ServerConnection {
     this.#unsent++;
     this.#unsentBytes += bytes.length;
     const batching = this.opts.protocol.batching;
-    const kind = batching !== null && req !== null && fragment < 0 && req.info !== null
-      ? batching.kind(req.info, bytes)
-      : -1;
-    if (kind >= 0 && this.#join(kind, bytes, req!, deadline)) return;
+    // Only whole requests join batches (a fragment is its own request's part, merged elsewhere).
+    const info = slot !== null && slot.request === slot ? slot.request.info : null;
+    const kind = batching !== null && info !== null ? batching.kind(info, bytes) : -1;
+    if (kind >= 0 && this.#join(kind, bytes, slot!, deadline)) return;
     this.#out.append(bytes);
     this.#open = null;
-    if (req === null) {
+    if (slot === null) {
       this.#unsentNoreply++;
       this.#unsentNoreplyBytes += bytes.length;
       return;
     }
-    const sreq = new ServerRequest(req, fragment, bytes.length, deadline);
+    const sreq = new ServerRequest(slot, bytes.length, deadline);
     this.#waiting.push(sreq);
     if (kind >= 0) {
-      sreq.key = batching!.key(req.info!, bytes);
+      sreq.key = batching!.key(info!, bytes);
       this.#open = sreq;
       this.#openKind = kind;
       this.#openBytes = bytes.length;
@@ -172,11 +198,11 @@ export class ServerConnection {
    * Adds a request to the open batch of its kind (its bytes extend the batch's, and its reply comes
    * out of the batch's one reply); false when no batch can take it.
    */
-  #join(kind: number, bytes: Uint8Array, req: ClientRequest, deadline: number): boolean {
+  #join(kind: number, bytes: Uint8Array, slot: ReplySlot, deadline: number): boolean {
     const head = this.#open;
     const batching = this.opts.protocol.batching!;
     if (head === null || this.#openKind !== kind || this.#openMembers >= batching.maxMembers) return false;
-    const info = req.info!;
+    const info = slot.request.info!;
     const tail = batching.tail(info, bytes);
     const size = this.#openBytes - batching.retract + tail.length;
     if (size > batching.maxBytes) return false;
@@ -184,17 +210,18 @@ export class ServerConnection {
     this.#out.append(tail);
     this.#openBytes = size;
     this.#openMembers++;
-    const member = new ServerRequest(req, -1, bytes.length, deadline);
+    const member = new ServerRequest(slot, bytes.length, deadline);
     member.key = batching.key(info, bytes);
     (head.joined ??= []).push(member);
     return true;
   }
 
   /**
-   * Closes the connection: every request still waiting gets `reason`. Kind "abort" is a close the
-   * server is not to blame for (a client left in the middle of a streamed request).
+   * Closes the connection: every request still waiting gets `reason`. Kinds "abort" (a client left
+   * in the middle of a streamed request) and "bug" (the proxy's own reply handling failed) are closes
+   * the server is not to blame for: neither counted as its errors nor towards its ejection.
    */
-  fail(reason: string, kind: "eof" | "err" | "timeout" | "abort"): void {
+  fail(reason: string, kind: "eof" | "err" | "timeout" | "abort" | "bug"): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -210,7 +237,7 @@ export class ServerConnection {
     this.#sent(); // settle the queue gauges: everything still queued is dropped below
     for (let i = 0; i < this.#waiting.length; i++) {
       const sreq = this.#waiting.at(i)!;
-      if (sreq.owner === null) continue;
+      if (sreq.slot === null) continue;
       stats.out_queue--;
       stats.out_queue_bytes -= sreq.size;
       for (const r of sreq.joined ?? []) {
@@ -221,14 +248,30 @@ export class ServerConnection {
     if (kind === "eof") stats.server_eof++;
     else if (kind === "timeout") stats.server_timedout++;
     else if (kind === "err") stats.server_err++;
-    this.owner.connectionClosed(this, kind !== "abort");
-    for (const sreq of this.#waiting.drain()) {
-      const owner = sreq.owner;
-      if (owner !== null) owner.sink.deliver(owner, sreq.fragment, null, reason);
-      for (const r of sreq.joined ?? []) r.owner!.sink.deliver(r.owner!, -1, null, reason);
+    this.owner.connectionClosed(this, kind === "eof" || kind === "err" || kind === "timeout");
+    const waiting = this.#waiting.drain();
+    logEvent(
+      Level.INFO,
+      "server",
+      "close",
+      `closed s ${this.id} to ${this.#where}: ${kind === "eof" ? "eof" : reason}` +
+        (waiting.length > 0 ? `, failing ${waiting.length} requests in flight` : ""),
+    );
+    for (const sreq of waiting) {
+      if (sreq.slot !== null) this.#failSlot(sreq.slot, reason);
+      for (const r of sreq.joined ?? []) this.#failSlot(r.slot!, reason);
     }
     for (const h of this.#held.splice(0)) {
-      if (h.req !== null) h.req.sink.deliver(h.req, h.fragment, null, reason);
+      if (h.slot !== null) this.#failSlot(h.slot, reason);
+    }
+  }
+
+  /** A request failed without a reply; a bug while failing it is the proxy's and is only logged. */
+  #failSlot(slot: ReplySlot, reason: string): void {
+    try {
+      slot.fail(reason);
+    } catch (err) {
+      logBug(this.opts.protocol, slot.request.info, `failing a request of ${this.#where}`, err);
     }
   }
 
@@ -247,22 +290,36 @@ export class ServerConnection {
     this.#conn = conn;
     this.owner.stats.server_connections++;
     connectionCounts.current++;
+    logEvent(Level.INFO, "server", "connect", `connected s ${this.id} to ${this.#where}`);
     this.#out.attach(conn);
     const rb = this.#read;
-    try {
-      for (;;) {
-        const n = await conn.read(rb.space(this.#replyDropped > 0 ? 0 : this.#parser.need));
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await conn.read(rb.space(this.#replyDropped > 0 ? 0 : this.#parser.need));
+      } catch (err) {
         if (this.#closed) return;
-        if (n === null) {
-          this.fail(EOF_REASON, "eof");
-          return;
-        }
-        rb.filled(n);
-        if (!this.#takeReplies()) return;
-        if (this.#replyDropped > 0) await this.#waiting.peek()?.owner?.sink.whenWritable();
+        logEvent(Level.ERR, "server", "recv", `recv on sd ${this.id} failed: ${errorMessage(err)}`);
+        this.fail(socketErrorReason(err), "err");
+        return;
       }
-    } catch (err) {
-      this.fail(socketErrorReason(err), "err");
+      if (this.#closed) return;
+      if (n === null) {
+        const partial = rb.end - rb.start + this.#replyDropped;
+        if (partial > 0) {
+          logEvent(
+            Level.ERR,
+            "server",
+            "eof",
+            `eof s ${this.id} discarding incomplete rsp ${nextMessageId()} len ${partial}`,
+          );
+        }
+        this.fail(EOF_REASON, "eof");
+        return;
+      }
+      rb.filled(n);
+      if (!this.#takeReplies()) return;
+      if (this.#replyDropped > 0) await this.#waiting.peek()?.slot?.whenWritable();
     }
   }
 
@@ -275,7 +332,20 @@ export class ServerConnection {
     const parser = this.#parser;
     while (start < end) {
       const dropped = this.#replyDropped;
-      const len = parser.parse(buf, start - dropped, end);
+      let len: number;
+      try {
+        len = parser.parse(buf, start - dropped, end);
+      } catch (err) {
+        // The proxy's own parser failed: the byte stream is out of step, but the server did nothing wrong.
+        logBug(
+          this.opts.protocol,
+          this.#waiting.peek()?.slot?.request.info ?? null,
+          `parsing a reply of ${this.#where}`,
+          err,
+        );
+        this.fail(INTERNAL_REASON, "bug");
+        return false;
+      }
       if (len === 0) {
         start = this.#streamReply(buf, start);
         break;
@@ -292,7 +362,8 @@ export class ServerConnection {
         return false;
       }
       this.owner.replied();
-      if (sreq.owner !== null && sreq.joined === null) this.#answer(sreq, reply);
+      if (sreq.slot === null) this.#handshakeReplied(reply);
+      else if (sreq.joined === null) this.#answer(sreq, reply);
       start += len - dropped;
       this.#replyDropped = 0;
     }
@@ -300,25 +371,69 @@ export class ServerConnection {
     return true;
   }
 
-  /** Hands each request of a batch its part of the batch's reply; false when the reply does not fit them. */
-  #deliverBatch(head: ServerRequest, reply: Uint8Array): boolean {
-    const members = [head, ...head.joined!];
-    return this.opts.protocol.batching!.splitReply(
-      reply,
-      members.map((m) => m.key!),
-      (m, bytes) => this.#answer(members[m], bytes),
+  /** A handshake request's reply: a refusal is logged (nutcracker's line) and the connection goes on. */
+  #handshakeReplied(reply: Uint8Array): void {
+    const h = this.#handshake[0];
+    this.#handshake = this.#handshake.slice(1);
+    if (h === undefined || !this.opts.protocol.isError(reply)) return;
+    const text = String.fromCharCode(...reply.subarray(1, Math.min(reply.length - 2, 201)));
+    logEvent(
+      Level.WARN,
+      "server",
+      "handshake",
+      `${h.what} failed on ${this.owner.pool.config.name} | ${this.owner.config.name}: ${text}`,
     );
   }
 
-  /** A client's request got its reply: out of the out_queue gauge, counted, handed to the client. */
-  #answer(sreq: ServerRequest, reply: Uint8Array): void {
+  /**
+   * Hands each request of a batch its part of the batch's reply; false when the reply does not fit
+   * them. A bug while cutting it fails the members not answered yet, and only them.
+   */
+  #deliverBatch(head: ServerRequest, reply: Uint8Array): boolean {
+    const members = [head, ...head.joined!];
+    let answered = 0;
+    try {
+      return this.opts.protocol.batching!.splitReply(
+        reply,
+        members.map((m) => m.key!),
+        (m, bytes) => {
+          answered = m + 1;
+          this.#answer(members[m], bytes);
+        },
+      );
+    } catch (err) {
+      logBug(this.opts.protocol, head.slot!.request.info, `cutting a batch reply of ${this.#where}`, err);
+      for (const m of members.slice(answered)) {
+        this.#unqueue(m);
+        this.#failSlot(m.slot!, INTERNAL_REASON);
+      }
+      return true;
+    }
+  }
+
+  /** A request is answered: out of the out_queue gauge. */
+  #unqueue(sreq: ServerRequest): void {
     const stats = this.owner.stats;
     stats.out_queue--;
     stats.out_queue_bytes -= sreq.size;
+  }
+
+  /**
+   * A client's request got its reply: out of the out_queue gauge, counted, handed to the client. A
+   * bug in handing it over fails that request alone (with an error reply and a log line).
+   */
+  #answer(sreq: ServerRequest, reply: Uint8Array): void {
+    this.#unqueue(sreq);
+    const stats = this.owner.stats;
     stats.responses++;
     stats.response_bytes += reply.length;
-    const owner = sreq.owner!;
-    owner.sink.deliver(owner, sreq.fragment, reply, "");
+    const slot = sreq.slot!;
+    try {
+      slot.reply(reply);
+    } catch (err) {
+      logBug(this.opts.protocol, slot.request.info, `delivering a reply of ${this.#where}`, err);
+      this.#failSlot(slot, INTERNAL_REASON);
+    }
   }
 
   /**
@@ -329,11 +444,11 @@ export class ServerConnection {
     const fresh = this.#parser.settled - this.#replyDropped;
     if (fresh <= 0) return start;
     const head = this.#waiting.peek();
-    const owner = head?.owner;
-    // Batches and fragments are buffered whole: their replies are cut up or merged.
-    if (owner === undefined || owner === null || head!.fragment >= 0 || head!.joined !== null) return start;
+    const slot = head?.slot;
+    // Batches are buffered whole, to be cut up (fragments refuse to stream: they are merged).
+    if (slot === undefined || slot === null || head!.joined !== null) return start;
     if (this.#replyDropped === 0 && this.#parser.need <= streamThreshold(this.opts.mbufSize)) return start;
-    if (!owner.sink.streamReply(owner, buf.subarray(start, start + fresh))) return start;
+    if (!slot.stream(buf.subarray(start, start + fresh))) return start;
     this.#replyDropped += fresh;
     return start + fresh;
   }
@@ -361,6 +476,12 @@ export class ServerConnection {
       const wait = deadline - Date.now();
       if (wait <= 0) {
         this.#timer = undefined;
+        logEvent(
+          Level.WARN,
+          "server",
+          "timeout",
+          `request to ${this.#where} timed out after ${this.opts.timeout} ms`,
+        );
         this.fail(TIMEOUT_REASON, "timeout");
         return;
       }

@@ -6,6 +6,5 @@ import type { Protocol } from "./types.ts";
 
 /** The protocol a pool speaks (`redis: true` or memcache ASCII), set up with the pool's options. */
 export function protocolFor(pool: PoolConfig, mbufSize: number): Protocol {
-  const opts = { mbufSize, redisAuth: pool.redisAuth, redisDb: pool.redisDb };
-  return pool.redis ? redis(opts) : memcache(opts);
+  return pool.redis ? redis({ mbufSize, redisAuth: pool.redisAuth, redisDb: pool.redisDb }) : memcache();
 }

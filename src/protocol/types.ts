@@ -25,7 +25,7 @@ export interface RequestInfo {
   keys: number[];
   /** True when the server sends no reply (memcache noreply): no reply slot, no timeout. */
   noreply: boolean;
-  /** Protocol-specific command id, opaque to the core (used again by intercept/split/merge). */
+  /** Protocol-specific command id, opaque to the core (used again by the session, split and merge). */
   cmd: number;
 }
 
@@ -38,9 +38,15 @@ export interface RequestInfo {
 export class ProtocolError extends Error {
   /**
    * `reply`, when given, is the whole reply the client gets instead of `clientErrorReply(reason)`
-   * (redis's EXECABORT for the EXEC of a refused MULTI).
+   * (redis's EXECABORT for the EXEC of a refused MULTI). `log`, when given, is the error line
+   * nutcracker logs for this refusal, given the request's id.
    */
-  constructor(reason: string, readonly skip = -1, readonly reply: Uint8Array | null = null) {
+  constructor(
+    reason: string,
+    readonly skip = -1,
+    readonly reply: Uint8Array | null = null,
+    readonly log: ((id: number) => string) | null = null,
+  ) {
     super(reason);
   }
 }
@@ -132,32 +138,42 @@ export interface Batching {
   ): boolean;
 }
 
-/** Per-client protocol state (redis AUTH), created by `Protocol.newSession`. */
+/**
+ * One client's protocol state (redis AUTH), created by `Protocol.newSession` and opaque to the core.
+ */
 export interface Session {
-  authenticated: boolean;
+  /**
+   * Called for each request before routing: returns a reply the proxy gives itself (redis PING,
+   * AUTH, NOAUTH) or null to let the request through. `msg` holds exactly the request's bytes.
+   */
+  intercept(req: RequestInfo, msg: Uint8Array): Uint8Array | null;
 }
 
-/** Options a protocol is created with. */
-export interface ProtocolOptions {
-  /** -m: read buffer chunk size; redis keys must be shorter than mbufSize - 48. */
-  mbufSize: number;
-  /** redis_auth of the pool, or null. */
-  redisAuth: string | null;
-  /** redis_db of the pool. */
-  redisDb: number;
+/** A request the proxy sends first on every new server connection; its reply is checked, then dropped. */
+export interface HandshakeRequest {
+  bytes: Uint8Array;
+  /** What it asks, for the log line when the server refuses it (`SELECT 1`). */
+  what: string;
 }
 
-/** Everything the core needs to know about a protocol. */
+/**
+ * Everything the core needs to know about a protocol.
+ *
+ * The one-reply rule: every request the core forwards gets exactly one reply from its server, and a
+ * server connection's replies come in the order its requests went out, so the core matches them first
+ * in, first out on a connection shared by many clients. A request that breaks the rule must never be
+ * forwarded on a shared connection: one with no reply (memcache noreply) is marked `noreply` and
+ * gets no reply slot; one with a stream of replies or none for a long time (redis SUBSCRIBE, BLPOP,
+ * MULTI ... EXEC, memcache meta quiet mode) is refused today, and will be carried by pinning its client
+ * to a server connection of its own for as long as that state lasts, where the matching rule is the
+ * protocol's to state (a RequestInfo action for "pin" and a reply parser that tells how many replies a
+ * request has).
+ */
 export interface Protocol {
   readonly name: "memcache" | "redis";
   newRequestParser(): RequestParser;
   newReplyParser(): ReplyParser;
   newSession(): Session;
-  /**
-   * Called for each request before routing: returns a reply the proxy gives itself (redis PING,
-   * AUTH, NOAUTH) or null to let the request through. `msg` holds exactly the request's bytes.
-   */
-  intercept(req: RequestInfo, msg: Uint8Array, session: Session): Uint8Array | null;
   /** Builds the fragments of an Action.Split request; `owners[i]` is the server of key i. */
   split(req: RequestInfo, msg: Uint8Array, owners: readonly number[]): Fragment[];
   /**
@@ -174,8 +190,12 @@ export interface Protocol {
   errorReply(reason: string): Uint8Array;
   /** What tsproxy tells a client about a malformed or unsupported request before closing it. */
   clientErrorReply(reason: string): Uint8Array;
-  /** Requests sent first on every new server connection; their replies are swallowed. */
-  handshake(): Uint8Array[];
+  /** The command's name, for log lines. */
+  commandName(req: RequestInfo): string;
+  /** Requests sent first on every new server connection. */
+  handshake(): HandshakeRequest[];
+  /** Whether a reply is an error reply (a refused handshake request). */
+  isError(reply: Uint8Array): boolean;
   /** How requests are batched on server connections, or null when they are sent one by one. */
   readonly batching: Batching | null;
 }

@@ -1,6 +1,7 @@
 import assert from "assert";
 import { parseConfig } from "../../src/config/load.ts";
 import { createPools, startProxy } from "../../src/core/proxy.ts";
+import { protocolFor } from "../../src/protocol/index.ts";
 import { freePort } from "../../harness/procs.ts";
 
 const settled = (p: Promise<void>) =>
@@ -13,7 +14,7 @@ Deno.test("firstClient settles only once a pool accepts a client", async () => {
       `b:\n  listen: 127.0.0.1:${freePort()}\n  servers:\n   - 127.0.0.1:${freePort()}:1\n`,
     "proxy_test.yml",
   );
-  const proxy = startProxy(await createPools(config, 16384), 16384);
+  const proxy = startProxy(await createPools(config, 16384, protocolFor), 16384);
   try {
     assert.equal(await settled(proxy.firstClient), false, "no client yet");
     const client = await Deno.connect({ hostname: "127.0.0.1", port });

@@ -23,7 +23,7 @@ export const Cmd = {
 } as const;
 export type Cmd = typeof Cmd[keyof typeof Cmd];
 
-const NAMES = wordTable([
+const NAME_LIST = [
   "get",
   "gets",
   "set",
@@ -38,7 +38,21 @@ const NAMES = wordTable([
   "delete",
   "quit",
   "version",
-]);
+];
+const NAMES = wordTable(NAME_LIST);
+
+/** A command's name, for log lines. */
+export function commandName(cmd: number): string {
+  return NAME_LIST[cmd] ?? "?";
+}
+
+/** nutcracker 0.5.0's message type of each command (by Cmd id), as its log lines print it. */
+const NC_TYPES = [1, 2, 5, 6, 7, 8, 9, 4, 10, 11, 12, 3, 13, 14];
+
+/** The command's message type number in nutcracker's log lines. */
+export function ncType(cmd: number): number {
+  return NC_TYPES[cmd] ?? 0;
+}
 
 /** The command named by buf[start, end) (case-sensitive: nutcracker wants lowercase), or -1. */
 export function lookupCommand(buf: Uint8Array, start: number, end: number): Cmd | -1 {

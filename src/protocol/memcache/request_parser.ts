@@ -5,7 +5,7 @@
  */
 import { Action, ProtocolError, type RequestInfo, type RequestParser } from "../types.ts";
 import { asciiBytes, CR, isDigit, isLower, LF, MINUS, printable, SP } from "./ascii.ts";
-import { Cmd, isRetrieval, isStorage, lookupCommand } from "./commands.ts";
+import { Cmd, isRetrieval, isStorage, lookupCommand, ncType } from "./commands.ts";
 
 /** memcached's key limit, enforced by nutcracker. */
 const MAX_KEY = 250;
@@ -65,6 +65,37 @@ function unknownCommand(buf: Uint8Array, from: number, end: number): ProtocolErr
   while (to < end && to - from < MAX_QUOTED && buf[to] !== SP && buf[to] !== CR) to++;
   if (to === from) return new ProtocolError("missing command");
   return new ProtocolError(`unknown command '${printable(buf, from, to)}'`);
+}
+
+/** Key bytes quoted in the log line of a key too long, as nutcracker quotes them. */
+const LOGGED_KEY_PREFIX = 16;
+
+/** A key missing after the command name (`get \r\n`), with nutcracker's log line. */
+function emptyKey(cmd: number): ProtocolError {
+  return new ProtocolError(
+    "missing key",
+    -1,
+    null,
+    (id) => `parsed bad req ${id} of type ${ncType(cmd)} with an empty key`,
+  );
+}
+
+/**
+ * A key over 250 bytes starting at buf[key], with nutcracker's log line: its length is the key's
+ * whole length when its end has arrived, else what arrived of it.
+ */
+function keyTooLong(cmd: number, buf: Uint8Array, key: number, end: number): ProtocolError {
+  let to = key;
+  while (to < end && buf[to] !== SP && buf[to] !== CR) to++;
+  const prefix = printable(buf, key, key + LOGGED_KEY_PREFIX);
+  return new ProtocolError(
+    "key too long",
+    -1,
+    null,
+    (id) =>
+      `parsed bad req ${id} of type ${ncType(cmd)} with key prefix '${prefix}...' and length ${to - key} ` +
+      "that exceeds maximum key length",
+  );
 }
 
 /** Frames one client's memcache requests; keeps its place across calls so no byte is scanned twice. */
@@ -149,7 +180,7 @@ export class MemcacheRequestParser implements RequestParser {
           if (cmd === Cmd.Quit || cmd === Cmd.Version) {
             state = NO_ARGS;
           } else if (c === CR) {
-            throw new ProtocolError("missing key");
+            throw emptyKey(cmd);
           } else {
             state = KEY_SPACES;
             p++;
@@ -161,7 +192,7 @@ export class MemcacheRequestParser implements RequestParser {
           if (c === SP) {
             p++;
           } else if (c === CR) {
-            throw new ProtocolError("missing key");
+            throw emptyKey(this.#cmd);
           } else {
             this.#tok = p - start;
             state = KEY;
@@ -184,7 +215,7 @@ export class MemcacheRequestParser implements RequestParser {
           const tooLong = start + this.#tok + MAX_KEY + 1;
           const lim = Math.min(stop, tooLong);
           while (p < lim && (c = buf[p]) !== SP && c !== CR) p++;
-          if (p === tooLong) throw new ProtocolError("key too long");
+          if (p === tooLong) throw keyTooLong(this.#cmd, buf, start + this.#tok, end);
           if (p === stop) break;
           this.#keys.push(this.#tok, p - start);
           const cmd = this.#cmd;

@@ -121,6 +121,37 @@ export function commandId(name: string): number {
   return id;
 }
 
+/**
+ * nutcracker 0.5.0's message type of each command with keys, as its log lines print it (read from
+ * the binary's own log lines); keyless commands never reach such a line.
+ */
+const NC_TYPES = new Map(
+  (
+    "auth:162 decr:47 dump:49 get:50 getdel:52 hgetall:72 hkeys:75 hlen:76 hvals:84 incr:56 llen:87 " +
+    "persist:36 pttl:37 scard:105 smembers:112 strlen:68 ttl:40 type:41 zcard:121 append:43 decrby:48 " +
+    "expire:31 expireat:32 getbit:51 getset:55 hexists:70 hget:71 hstrlen:83 incrby:57 incrbyfloat:58 " +
+    "lindex:85 pexpire:34 pexpireat:35 rpoplpush:101 setnx:66 sismember:110 zrank:137 zrevrank:145 " +
+    "zscore:148 getrange:54 hincrby:73 hincrbyfloat:74 hsetnx:81 lrange:93 lrem:94 lset:95 ltrim:96 " +
+    "psetex:61 setbit:64 setex:65 setrange:67 smove:113 zcount:122 zincrby:125 zlexcount:128 " +
+    "zremrangebylex:140 zremrangebyrank:139 zremrangebyscore:141 linsert:86 lmove:88 bitcount:44 " +
+    "bitfield:45 bitpos:46 copy:28 geoadd:150 geodist:151 geohash:152 geopos:155 georadius:153 " +
+    "georadiusbymember:154 geosearch:156 geosearchstore:157 getex:53 hdel:69 hmget:77 hmset:78 " +
+    "hrandfield:79 hscan:82 hset:80 lpop:89 lpos:90 lpush:91 lpushx:92 pfadd:97 pfcount:98 pfmerge:99 " +
+    "restore:62 rpop:100 rpush:102 rpushx:103 sadd:104 sdiff:106 sdiffstore:107 set:63 sinter:108 " +
+    "sinterstore:109 smismember:111 sort:38 spop:114 srandmember:115 srem:116 sscan:119 sunion:117 " +
+    "sunionstore:118 zadd:120 zdiff:123 zdiffstore:124 zinter:126 zinterstore:127 zmscore:129 " +
+    "zpopmax:131 zpopmin:130 zrandmember:132 zrange:133 zrangebylex:134 zrangebyscore:135 " +
+    "zrangestore:136 zrem:138 zrevrange:142 zrevrangebylex:143 zrevrangebyscore:144 zscan:147 " +
+    "zunion:146 zunionstore:149 del:29 mget:59 touch:39 unlink:42 exists:30 mset:60 eval:158 " +
+    "evalsha:159"
+  ).split(" ").map((pair) => pair.split(":")).map(([name, type]) => [commandId(name), Number(type)]),
+);
+
+/** A command's message type number in nutcracker's log lines. */
+export function ncType(cmd: number): number {
+  return NC_TYPES.get(cmd) ?? 0;
+}
+
 /** Ids of the commands other modules treat specially. */
 export const CMD = {
   ping: commandId("ping"),

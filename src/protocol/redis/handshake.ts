@@ -1,4 +1,5 @@
 /** What tsproxy sends first on every new redis server connection (redis_db, redis_auth). */
+import type { HandshakeRequest } from "../types.ts";
 
 const encoder = new TextEncoder();
 
@@ -11,11 +12,12 @@ function command(...args: string[]): Uint8Array {
 
 /**
  * `SELECT <db>` when db > 0, then `AUTH <password>` when a password is set: nutcracker's order,
- * which makes SELECT fail against a server with requirepass (spec redis §6).
+ * which makes SELECT fail against a server with requirepass (nutcracker 0.5.0 logs `SELECT 1
+ * failed on <pool> | <server>: NOAUTH Authentication required.` and goes on).
  */
-export function handshakeRequests(redisDb: number, redisAuth: string | null): Uint8Array[] {
-  const requests: Uint8Array[] = [];
-  if (redisDb > 0) requests.push(command("SELECT", String(redisDb)));
-  if (redisAuth !== null) requests.push(command("AUTH", redisAuth));
+export function handshakeRequests(redisDb: number, redisAuth: string | null): HandshakeRequest[] {
+  const requests: HandshakeRequest[] = [];
+  if (redisDb > 0) requests.push({ bytes: command("SELECT", String(redisDb)), what: `SELECT ${redisDb}` });
+  if (redisAuth !== null) requests.push({ bytes: command("AUTH", redisAuth), what: "AUTH" });
   return requests;
 }

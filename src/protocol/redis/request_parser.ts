@@ -3,7 +3,7 @@
  * command checks: supported names, arity, key length.
  */
 import { Action, ProtocolError, type RequestInfo, type RequestParser } from "../types.ts";
-import { CMD, COMMANDS, lookupCommand, Shape } from "./commands.ts";
+import { CMD, COMMANDS, lookupCommand, ncType, Shape } from "./commands.ts";
 
 const CR = 13;
 const LF = 10;
@@ -119,7 +119,13 @@ export class RedisRequestParser implements RequestParser {
           this.#dataEnd = this.#dataStart + this.#num;
           // Checked as soon as the length is known, as nutcracker does, so a huge key is never buffered.
           if (isKeyPosition(this.#shape, this.#arg) && this.#num >= this.#keyLimit) {
-            this.#fail(`key too long: ${this.#num} bytes (limit ${this.#keyLimit - 1})`);
+            const [length, limit, type] = [this.#num, this.#keyLimit, ncType(this.#cmd)];
+            this.#fail(
+              `key too long: ${length} bytes (limit ${limit - 1})`,
+              (id) =>
+                `parsed bad req ${id} of type ${type} with key length ${length} that greater than or equal ` +
+                `to maximum redis key length of ${limit}`,
+            );
           }
           this.#phase = BULK_DATA;
           break;
@@ -214,7 +220,8 @@ export class RedisRequestParser implements RequestParser {
     }
     if (cmd < 0) {
       if (unsupported.toUpperCase() === "MULTI") this.#discarding = true;
-      throw new ProtocolError(`unsupported command '${unsupported}'`, length);
+      const log = () => `parsed unsupported command '${unsupported}'`;
+      throw new ProtocolError(`unsupported command '${unsupported}'`, length, null, log);
     }
     const spec = COMMANDS[cmd];
     if (nargs < spec.minArgs || nargs > spec.maxArgs || (spec.shape === Shape.Pairs && (nargs & 1) === 0)) {
@@ -255,9 +262,9 @@ export class RedisRequestParser implements RequestParser {
   }
 
   /** Gives up on a stream that cannot be framed: the client is closed after the error. */
-  #fail(reason: string): never {
+  #fail(reason: string, log: ((id: number) => string) | null = null): never {
     this.#reset();
-    throw new ProtocolError(reason);
+    throw new ProtocolError(reason, -1, null, log);
   }
 
   #reset(): void {

@@ -1,4 +1,4 @@
-/** Requests the proxy answers itself: PING, AUTH, and NOAUTH for sessions that must log in first. */
+/** A redis client's session: the requests the proxy answers itself (PING, AUTH, and NOAUTH until logged in). */
 import type { RequestInfo, Session } from "../types.ts";
 import { CMD } from "./commands.ts";
 import { errReply } from "./error_reply.ts";
@@ -20,22 +20,35 @@ function samePassword(msg: Uint8Array, start: number, end: number, password: Uin
 }
 
 /**
- * The interceptor of a pool with the given redis_auth: the proxy's own reply to a request, or null
- * to let it through. A wrong password logs the session out, as nutcracker does.
+ * One client's login state in a pool with the given redis_auth (null: none), and the replies the
+ * proxy gives itself. A wrong password logs the session out, as nutcracker does.
  */
-export function interceptor(
-  redisAuth: string | null,
-): (req: RequestInfo, msg: Uint8Array, session: Session) => Uint8Array | null {
-  const password = redisAuth === null ? null : encoder.encode(redisAuth);
-  return (req, msg, session) => {
+export class RedisSession implements Session {
+  #authenticated: boolean;
+
+  constructor(private readonly password: Uint8Array | null) {
+    this.#authenticated = password === null;
+  }
+
+  get authenticated(): boolean {
+    return this.#authenticated;
+  }
+
+  intercept(req: RequestInfo, msg: Uint8Array): Uint8Array | null {
     const cmd = req.cmd;
     if (cmd === CMD.auth) {
-      if (password === null) return NO_PASSWORD_SET;
-      session.authenticated = samePassword(msg, req.keys[0], req.keys[1], password);
-      return session.authenticated ? OK : INVALID_PASSWORD;
+      if (this.password === null) return NO_PASSWORD_SET;
+      this.#authenticated = samePassword(msg, req.keys[0], req.keys[1], this.password);
+      return this.#authenticated ? OK : INVALID_PASSWORD;
     }
     if (cmd === CMD.quit) return null;
-    if (!session.authenticated) return NOAUTH;
+    if (!this.#authenticated) return NOAUTH;
     return cmd === CMD.ping ? PONG : null;
-  };
+  }
+}
+
+/** New sessions of a pool with the given redis_auth (null: none). */
+export function sessionFactory(redisAuth: string | null): () => RedisSession {
+  const password = redisAuth === null ? null : encoder.encode(redisAuth);
+  return () => new RedisSession(password);
 }

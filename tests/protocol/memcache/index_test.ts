@@ -3,7 +3,7 @@ import { memcache } from "../../../src/protocol/memcache/index.ts";
 import { Action } from "../../../src/protocol/types.ts";
 import { bin, str } from "./latin1.ts";
 
-const protocol = memcache({ mbufSize: 16384, redisAuth: null, redisDb: 0 });
+const protocol = memcache();
 
 /** Frames `text` with a fresh request parser of the protocol. */
 function frame(text: string) {
@@ -16,9 +16,14 @@ function frame(text: string) {
 Deno.test("the protocol is named memcache and needs no handshake, session or interception", () => {
   assert.equal(protocol.name, "memcache");
   assert.deepEqual(protocol.handshake(), []);
-  assert.deepEqual(protocol.newSession(), { authenticated: true });
   const { req, msg } = frame("version\r\n");
-  assert.equal(protocol.intercept(req, msg, protocol.newSession()), null);
+  assert.equal(protocol.newSession().intercept(req, msg), null);
+  assert.equal(protocol.isError(bin("ERROR\r\n")), false);
+});
+
+Deno.test("log lines name memcache commands by their names", () => {
+  assert.equal(protocol.commandName(frame("get a b\r\n").req), "get");
+  assert.equal(protocol.commandName(frame("set k 0 0 1\r\nx\r\n").req), "set");
 });
 
 Deno.test("error replies: SERVER_ERROR for failed requests, CLIENT_ERROR for refused ones", () => {

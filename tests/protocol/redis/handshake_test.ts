@@ -1,8 +1,9 @@
 import assert from "assert";
 import { handshakeRequests } from "../../../src/protocol/redis/handshake.ts";
+import type { HandshakeRequest } from "../../../src/protocol/types.ts";
 import { text } from "./resp.ts";
 
-const shown = (requests: Uint8Array[]) => requests.map(text);
+const shown = (requests: HandshakeRequest[]) => requests.map((r) => text(r.bytes));
 
 Deno.test("no redis_db and no redis_auth: nothing is sent first", () => {
   assert.deepEqual(handshakeRequests(0, null), []);
@@ -23,4 +24,8 @@ Deno.test("with both, SELECT goes before AUTH as nutcracker does", () => {
     "*2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n",
     "*2\r\n$4\r\nAUTH\r\n$5\r\npw123\r\n",
   ]);
+});
+
+Deno.test("each handshake request says what it asks, for the log line when a server refuses it", () => {
+  assert.deepEqual(handshakeRequests(12, "pw123").map((r) => r.what), ["SELECT 12", "AUTH"]);
 });

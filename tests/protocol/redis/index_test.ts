@@ -16,13 +16,22 @@ Deno.test("the protocol is named redis and its errors are -ERR lines", () => {
 });
 
 Deno.test("sessions start authenticated only when the pool has no redis_auth", () => {
-  assert.equal(plain.newSession().authenticated, true);
-  assert.equal(guarded.newSession().authenticated, false);
+  const msg = command("GET", "k");
+  const req = plain.newRequestParser().parse(msg, 0, msg.length)!;
+  assert.equal(plain.newSession().intercept(req, msg), null);
+  assert.equal(text(guarded.newSession().intercept(req, msg)!), "-NOAUTH Authentication required\r\n");
+});
+
+Deno.test("log lines name redis commands in capitals; error replies are those starting with '-'", () => {
+  const msg = command("hget", "h", "f");
+  assert.equal(plain.commandName(plain.newRequestParser().parse(msg, 0, msg.length)!), "HGET");
+  assert.equal(plain.isError(new TextEncoder().encode("-NOAUTH Authentication required.\r\n")), true);
+  assert.equal(plain.isError(new TextEncoder().encode("+OK\r\n")), false);
 });
 
 Deno.test("the handshake follows redis_db and redis_auth", () => {
   assert.deepEqual(plain.handshake(), []);
-  assert.deepEqual(guarded.handshake().map(text), [
+  assert.deepEqual(guarded.handshake().map((h) => text(h.bytes)), [
     "*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n",
     "*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n",
   ]);
@@ -36,15 +45,12 @@ Deno.test("parsers are new per connection and use the pool's mbuf size for the k
   assert.throws(() => guarded.newRequestParser().parse(msg, 0, msg.length));
 });
 
-Deno.test("a split request goes through split, merge and intercept of the protocol", () => {
+Deno.test("a split request goes through the session, split and merge of the protocol", () => {
   const msg = command("MGET", "a", "b");
   const req = plain.newRequestParser().parse(msg, 0, msg.length)!;
   assert.equal(req.action, Action.Split);
-  assert.equal(plain.intercept(req, msg, plain.newSession()), null);
-  assert.equal(
-    text(guarded.intercept(req, msg, guarded.newSession())!),
-    "-NOAUTH Authentication required\r\n",
-  );
+  assert.equal(plain.newSession().intercept(req, msg), null);
+  assert.equal(text(guarded.newSession().intercept(req, msg)!), "-NOAUTH Authentication required\r\n");
   const fragments = plain.split(req, msg, [0, 1]);
   const merged = plain.merge(req, fragments, [
     new TextEncoder().encode("*1\r\n$1\r\nA\r\n"),
