@@ -1,5 +1,6 @@
 /** The stats port: every connection gets one JSON document and a newline, then is closed. */
 import { errorMessage } from "../core/errors.ts";
+import { Level, logEvent } from "../log.ts";
 import type { StatsSnapshot } from "./snapshot.ts";
 import { statsJson } from "./stats_json.ts";
 
@@ -23,7 +24,9 @@ export function serveStats(
   const encoder = new TextEncoder();
   (async () => {
     try {
+      let served = 0;
       for await (const conn of listener) {
+        const sd = ++served; // the stats connection's number in log lines
         snapshot().then((snap) => {
           const now = Date.now();
           const header = {
@@ -31,7 +34,12 @@ export function serveStats(
             uptime: Math.floor((now - started) / 1000),
             timestamp: Math.floor(now / 1000),
           };
-          return writeAndClose(conn, encoder.encode(statsJson(header, snap)));
+          return writeAndClose(
+            conn,
+            encoder.encode(statsJson(header, snap)),
+            (err) =>
+              logEvent(Level.ERR, "stats", "send", `send stats on sd ${sd} failed: ${errorMessage(err)}`),
+          );
         }, () => conn.close());
       }
     } catch { /* listener closed */ }
@@ -39,12 +47,18 @@ export function serveStats(
   return listener;
 }
 
-/** Writes all of `bytes` and closes; a reader that went away is no error. */
-export async function writeAndClose(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+/** Writes all of `bytes` and closes; a reader that went away is reported to `onError` (default: ignored). */
+export async function writeAndClose(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+  onError: (err: unknown) => void = () => {},
+): Promise<void> {
   try {
     let off = 0;
     while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-  } catch { /* the reader went away */ }
+  } catch (err) {
+    onError(err);
+  }
   try {
     conn.close();
   } catch { /* already closed */ }
