@@ -26,11 +26,11 @@ export class Server implements ServerOwner {
   #resolveError: string | null = null;
   #resolving = false;
 
-  constructor(readonly config: ServerConfig, readonly index: number, readonly pool: Pool) {}
+  /** The server as log lines name it: its `host:port:weight` (nutcracker's pname, without the name). */
+  readonly label: string;
 
-  /** The server as its log lines name it: its entry in the configuration. */
-  get label(): string {
-    return this.config.raw;
+  constructor(readonly config: ServerConfig, readonly index: number, readonly pool: Pool) {
+    this.label = config.raw.trim().split(/\s+/)[0];
   }
 
   /**
@@ -83,12 +83,15 @@ export class Server implements ServerOwner {
       const early = this.#earlyFailure();
       if (early !== null) {
         this.stats.server_err++;
-        logEvent(
-          Level.ERR,
-          "server",
-          "connect",
-          `connect on s ${connectionCounts.total + 1} to server '${this.label}' failed: ${early}`,
-        );
+        // A name that does not resolve has its own line (nutcracker logs no connect line for it).
+        if (early !== HOST_DOWN_REASON) {
+          logEvent(
+            Level.ERR,
+            "server",
+            "connect",
+            `connect on s ${connectionCounts.total + 1} to server '${this.label}' failed: ${early}`,
+          );
+        }
         this.pool.serverFailed(this);
         return early;
       }
