@@ -130,16 +130,30 @@ class FragmentSlot implements ReplySlot {
 /** What a server connection keeps for each request it must match a reply to, in send order. */
 export class ServerRequest {
   constructor(
-    /** Where the reply goes, or null for the proxy's own handshake requests (reply checked, then dropped). */
-    readonly slot: ReplySlot | null,
+    /** Where the reply goes. */
+    readonly slot: ReplySlot,
     /** Bytes sent, for the out_queue_bytes gauge (grows while a large request streams). */
     public size: number,
     /** When the request times out (ms since epoch), or Infinity; set once a streamed request is whole. */
     public deadline: number,
   ) {}
+}
 
-  /** What the protocol's batching needs to find this request's part of a batch reply. */
-  key: Uint8Array | null = null;
-  /** On the first request of a batch: the requests sent with it as one, in order. */
-  joined: ServerRequest[] | null = null;
+/**
+ * A request that may travel in a batch with others of its kind (see Protocol.batching). The first
+ * one sent holds the requests that joined it; the batch's one reply is cut back into each one's.
+ */
+export class BatchableRequest extends ServerRequest {
+  /** The requests sent with this one as one, in order (null: none joined). */
+  joined: BatchableRequest[] | null = null;
+
+  constructor(
+    slot: ReplySlot,
+    size: number,
+    deadline: number,
+    /** What the protocol's batching needs to find this request's part of a batch reply. */
+    readonly key: Uint8Array,
+  ) {
+    super(slot, size, deadline);
+  }
 }

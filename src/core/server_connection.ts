@@ -20,7 +20,7 @@ import {
 } from "./errors.ts";
 import { Queue } from "./queue.ts";
 import { ReadBuffer } from "./read_buffer.ts";
-import { type ReplySlot, ServerRequest } from "./request.ts";
+import { BatchableRequest, type ReplySlot, ServerRequest } from "./request.ts";
 import { WriteBuffer } from "./write_buffer.ts";
 
 /** The pool's view of one backend server, which its connections report to. */
@@ -64,7 +64,7 @@ export class ServerConnection {
   /** The streaming request's reply slot (null for noreply). */
   #streamed: ServerRequest | null = null;
   #held: { bytes: Uint8Array; slot: ReplySlot | null }[] = [];
-  /** The handshake requests whose replies are still to come, in order. */
+  /** The handshake requests whose replies are still to come, in order: they come before any other. */
   #handshake: HandshakeRequest[];
   /** Bytes of the pending reply already streamed to its client and dropped from the read buffer. */
   #replyDropped = 0;
@@ -74,7 +74,7 @@ export class ServerConnection {
   #unsentNoreply = 0;
   #unsentNoreplyBytes = 0;
   /** The batch still open to more requests: the last request appended, while it is not sent yet. */
-  #open: ServerRequest | null = null;
+  #open: BatchableRequest | null = null;
   #openKind = -1;
   /** Bytes and members of the open batch. */
   #openBytes = 0;
@@ -94,10 +94,7 @@ export class ServerConnection {
     this.#parser = opts.protocol.newReplyParser();
     this.id = ++connectionCounts.total;
     this.#handshake = opts.protocol.handshake();
-    for (const h of this.#handshake) {
-      this.#out.append(h.bytes);
-      this.#waiting.push(new ServerRequest(null, 0, Infinity));
-    }
+    for (const h of this.#handshake) this.#out.append(h.bytes);
     this.#run();
   }
 
@@ -124,9 +121,8 @@ export class ServerConnection {
    * through streamChunk and endStream. Its timeout starts when it is whole, as nutcracker's does.
    */
   beginStream(bytes: Uint8Array, slot: ReplySlot | null): void {
-    this.#enqueue(bytes, slot, Infinity);
+    this.#streamed = this.#enqueue(bytes, slot, Infinity);
     this.#streaming = true;
-    this.#streamed = slot === null ? null : this.#waiting.at(this.#waiting.length - 1)!;
   }
 
   /** More bytes of the streaming request. */
@@ -162,7 +158,8 @@ export class ServerConnection {
     return this.#out.whenBelow(STREAM_BACKLOG);
   }
 
-  #enqueue(bytes: Uint8Array, slot: ReplySlot | null, deadline: number): void {
+  /** Writes a request (joining the open batch when it can); what waits for its reply, if anything. */
+  #enqueue(bytes: Uint8Array, slot: ReplySlot | null, deadline: number): ServerRequest | null {
     const stats = this.owner.stats;
     stats.requests++;
     stats.request_bytes += bytes.length;
@@ -170,48 +167,50 @@ export class ServerConnection {
     stats.in_queue_bytes += bytes.length;
     this.#unsent++;
     this.#unsentBytes += bytes.length;
-    const batching = this.opts.protocol.batching;
-    // Only whole requests join batches (a fragment is its own request's part, merged elsewhere).
-    const info = slot !== null && slot.request === slot ? slot.request.info : null;
-    const kind = batching !== null && info !== null ? batching.kind(info, bytes) : -1;
-    if (kind >= 0 && this.#join(kind, bytes, slot!, deadline)) return;
-    this.#out.append(bytes);
-    this.#open = null;
     if (slot === null) {
+      this.#out.append(bytes);
+      this.#open = null;
       this.#unsentNoreply++;
       this.#unsentNoreplyBytes += bytes.length;
-      return;
+      return null;
     }
-    const sreq = new ServerRequest(slot, bytes.length, deadline);
-    this.#waiting.push(sreq);
-    if (kind >= 0) {
-      sreq.key = batching!.key(info!, bytes);
-      this.#open = sreq;
+    const batching = this.opts.protocol.batching;
+    // Only whole requests join batches (a fragment is its own request's part, merged elsewhere).
+    const info = slot.request === slot ? slot.request.info : null;
+    const kind = batching !== null && info !== null ? batching.kind(info, bytes) : -1;
+    let sreq: ServerRequest;
+    if (kind < 0) {
+      sreq = new ServerRequest(slot, bytes.length, deadline);
+      this.#open = null;
+    } else {
+      const member = new BatchableRequest(slot, bytes.length, deadline, batching!.key(info!, bytes));
+      if (this.#join(kind, bytes, member)) return member;
+      sreq = this.#open = member;
       this.#openKind = kind;
       this.#openBytes = bytes.length;
       this.#openMembers = 1;
     }
+    this.#out.append(bytes);
+    this.#waiting.push(sreq);
     if (deadline !== Infinity && this.#timer === undefined) this.#armTimer();
+    return sreq;
   }
 
   /**
    * Adds a request to the open batch of its kind (its bytes extend the batch's, and its reply comes
    * out of the batch's one reply); false when no batch can take it.
    */
-  #join(kind: number, bytes: Uint8Array, slot: ReplySlot, deadline: number): boolean {
+  #join(kind: number, bytes: Uint8Array, member: BatchableRequest): boolean {
     const head = this.#open;
     const batching = this.opts.protocol.batching!;
     if (head === null || this.#openKind !== kind || this.#openMembers >= batching.maxMembers) return false;
-    const info = slot.request.info!;
-    const tail = batching.tail(info, bytes);
+    const tail = batching.tail(member.slot.request.info!, bytes);
     const size = this.#openBytes - batching.retract + tail.length;
     if (size > batching.maxBytes) return false;
     this.#out.retract(batching.retract);
     this.#out.append(tail);
     this.#openBytes = size;
     this.#openMembers++;
-    const member = new ServerRequest(slot, bytes.length, deadline);
-    member.key = batching.key(info, bytes);
     (head.joined ??= []).push(member);
     return true;
   }
@@ -235,21 +234,15 @@ export class ServerConnection {
       connectionCounts.current--;
     }
     this.#sent(); // settle the queue gauges: everything still queued is dropped below
-    for (let i = 0; i < this.#waiting.length; i++) {
-      const sreq = this.#waiting.at(i)!;
-      if (sreq.slot === null) continue;
+    const waiting = this.#waiting.drain().flatMap((sreq) => membersOf(sreq));
+    for (const sreq of waiting) {
       stats.out_queue--;
       stats.out_queue_bytes -= sreq.size;
-      for (const r of sreq.joined ?? []) {
-        stats.out_queue--;
-        stats.out_queue_bytes -= r.size;
-      }
     }
     if (kind === "eof") stats.server_eof++;
     else if (kind === "timeout") stats.server_timedout++;
     else if (kind === "err") stats.server_err++;
     this.owner.connectionClosed(this, kind === "eof" || kind === "err" || kind === "timeout");
-    const waiting = this.#waiting.drain();
     logEvent(
       Level.INFO,
       "server",
@@ -257,10 +250,7 @@ export class ServerConnection {
       `closed s ${this.id} to ${this.#where}: ${kind === "eof" ? "eof" : reason}` +
         (waiting.length > 0 ? `, failing ${waiting.length} requests in flight` : ""),
     );
-    for (const sreq of waiting) {
-      if (sreq.slot !== null) this.#failSlot(sreq.slot, reason);
-      for (const r of sreq.joined ?? []) this.#failSlot(r.slot!, reason);
-    }
+    for (const sreq of waiting) this.#failSlot(sreq.slot, reason);
     for (const h of this.#held.splice(0)) {
       if (h.slot !== null) this.#failSlot(h.slot, reason);
     }
@@ -319,7 +309,7 @@ export class ServerConnection {
       }
       rb.filled(n);
       if (!this.#takeReplies()) return;
-      if (this.#replyDropped > 0) await this.#waiting.peek()?.slot?.whenWritable();
+      if (this.#replyDropped > 0) await this.#waiting.peek()?.slot.whenWritable();
     }
   }
 
@@ -339,7 +329,7 @@ export class ServerConnection {
         // The proxy's own parser failed: the byte stream is out of step, but the server did nothing wrong.
         logBug(
           this.opts.protocol,
-          this.#waiting.peek()?.slot?.request.info ?? null,
+          this.#waiting.peek()?.slot.request.info ?? null,
           `parsing a reply of ${this.#where}`,
           err,
         );
@@ -350,20 +340,26 @@ export class ServerConnection {
         start = this.#streamReply(buf, start);
         break;
       }
-      const sreq = len > 0 && !parser.failure ? this.#waiting.shift() : undefined;
-      if (sreq === undefined) { // garbage, a stray reply, or -LOADING/-BUSY/-OOM
-        this.fail(INVALID_REASON, "err");
+      const sreq = len < 0 || parser.failure || this.#handshake.length > 0
+        ? undefined
+        : this.#waiting.shift();
+      if (len < 0 || parser.failure || (sreq === undefined && this.#handshake.length === 0)) {
+        this.fail(INVALID_REASON, "err"); // garbage, a stray reply, or -LOADING/-BUSY/-OOM
         return false;
       }
       const reply = buf.subarray(start, start - dropped + len);
-      if (sreq.joined !== null && !this.#deliverBatch(sreq, reply)) {
-        this.#waiting.unshift(sreq); // nothing was delivered: its requests fail with the rest
-        this.fail(INVALID_REASON, "err");
-        return false;
+      if (sreq instanceof BatchableRequest && sreq.joined !== null) {
+        if (!this.#deliverBatch(sreq, sreq.joined, reply)) {
+          this.#waiting.unshift(sreq); // nothing was delivered: its requests fail with the rest
+          this.fail(INVALID_REASON, "err");
+          return false;
+        }
+        this.owner.replied();
+      } else {
+        this.owner.replied();
+        if (sreq === undefined) this.#handshakeReplied(reply);
+        else this.#answer(sreq, reply);
       }
-      this.owner.replied();
-      if (sreq.slot === null) this.#handshakeReplied(reply);
-      else if (sreq.joined === null) this.#answer(sreq, reply);
       start += len - dropped;
       this.#replyDropped = 0;
     }
@@ -375,7 +371,7 @@ export class ServerConnection {
   #handshakeReplied(reply: Uint8Array): void {
     const h = this.#handshake[0];
     this.#handshake = this.#handshake.slice(1);
-    if (h === undefined || !this.opts.protocol.isError(reply)) return;
+    if (!this.opts.protocol.isError(reply)) return;
     const text = String.fromCharCode(...reply.subarray(1, Math.min(reply.length - 2, 201)));
     logEvent(
       Level.WARN,
@@ -389,23 +385,23 @@ export class ServerConnection {
    * Hands each request of a batch its part of the batch's reply; false when the reply does not fit
    * them. A bug while cutting it fails the members not answered yet, and only them.
    */
-  #deliverBatch(head: ServerRequest, reply: Uint8Array): boolean {
-    const members = [head, ...head.joined!];
+  #deliverBatch(head: BatchableRequest, joined: BatchableRequest[], reply: Uint8Array): boolean {
+    const members = [head, ...joined];
     let answered = 0;
     try {
       return this.opts.protocol.batching!.splitReply(
         reply,
-        members.map((m) => m.key!),
+        members.map((m) => m.key),
         (m, bytes) => {
           answered = m + 1;
           this.#answer(members[m], bytes);
         },
       );
     } catch (err) {
-      logBug(this.opts.protocol, head.slot!.request.info, `cutting a batch reply of ${this.#where}`, err);
+      logBug(this.opts.protocol, head.slot.request.info, `cutting a batch reply of ${this.#where}`, err);
       for (const m of members.slice(answered)) {
         this.#unqueue(m);
-        this.#failSlot(m.slot!, INTERNAL_REASON);
+        this.#failSlot(m.slot, INTERNAL_REASON);
       }
       return true;
     }
@@ -427,7 +423,7 @@ export class ServerConnection {
     const stats = this.owner.stats;
     stats.responses++;
     stats.response_bytes += reply.length;
-    const slot = sreq.slot!;
+    const slot = sreq.slot;
     try {
       slot.reply(reply);
     } catch (err) {
@@ -444,9 +440,10 @@ export class ServerConnection {
     const fresh = this.#parser.settled - this.#replyDropped;
     if (fresh <= 0) return start;
     const head = this.#waiting.peek();
-    const slot = head?.slot;
     // Batches are buffered whole, to be cut up (fragments refuse to stream: they are merged).
-    if (slot === undefined || slot === null || head!.joined !== null) return start;
+    if (head === undefined || this.#handshake.length > 0) return start;
+    if (head instanceof BatchableRequest && head.joined !== null) return start;
+    const slot = head.slot;
     if (this.#replyDropped === 0 && this.#parser.need <= streamThreshold(this.opts.mbufSize)) return start;
     if (!slot.stream(buf.subarray(start, start + fresh))) return start;
     this.#replyDropped += fresh;
@@ -493,4 +490,9 @@ export class ServerConnection {
     }
     this.#timer = undefined;
   }
+}
+
+/** A request and, for the head of a batch, the requests that joined it. */
+function membersOf(sreq: ServerRequest): ServerRequest[] {
+  return sreq instanceof BatchableRequest && sreq.joined !== null ? [sreq, ...sreq.joined] : [sreq];
 }
