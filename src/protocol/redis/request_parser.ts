@@ -11,6 +11,11 @@ const STAR = 42;
 const DOLLAR = 36;
 /** More digits than this in a length is treated as garbage rather than waited for. */
 const MAX_DIGITS = 10;
+/**
+ * redis's proto-max-bulk-len default (512 MB): a longer bulk is refused up front, as redis would
+ * refuse it, so that it never reaches (and closes) a shared server connection.
+ */
+const MAX_BULK = 512 * 1024 * 1024;
 /** Bytes of an unsupported name quoted back to the client. */
 const MAX_QUOTED_NAME = 128;
 /** redis's answer to EXEC when the transaction was discarded (clients raise the queued errors). */
@@ -115,6 +120,7 @@ export class RedisRequestParser implements RequestParser {
           if (at >= end) return this.#wait(this.#pos);
           if (buf[at] !== DOLLAR) this.#fail("Protocol error: expected '$'");
           if (!this.#readLength(buf, at, end, "bulk")) return this.#wait(this.#pos);
+          if (this.#num > MAX_BULK) this.#fail("Protocol error: invalid bulk length");
           this.#dataStart = this.#next - start;
           this.#dataEnd = this.#dataStart + this.#num;
           // Checked as soon as the length is known, as nutcracker does, so a huge key is never buffered.

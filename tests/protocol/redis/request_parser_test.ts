@@ -345,6 +345,14 @@ Deno.test("malformed framing closes the client", () => {
   for (const [raw, reason] of cases) assertFatal(bytes(raw), reason);
 });
 
+Deno.test("a bulk over redis's 512 MB proto-max-bulk-len is refused as soon as its length is read", () => {
+  assertFatal(bytes("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870913\r\n"), /^Protocol error: invalid bulk length$/);
+  const parser = new RedisRequestParser(16384);
+  const atLimit = bytes("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n");
+  assert.equal(parser.parse(atLimit, 0, atLimit.length), null, "512 MB itself is redis's limit, not over it");
+  assert.equal(parser.need, atLimit.length + 536870912 + 2);
+});
+
 Deno.test("a request's earlier pipelined neighbours are framed before a malformed one throws", () => {
   const parser = new RedisRequestParser(16384);
   const stream = concat(command("GET", "a"), bytes("*1\r\n$4\r\nPINGxx"));
