@@ -28,6 +28,8 @@ export interface PoolDraft {
   preconnect?: boolean;
   tcpkeepalive?: boolean;
   reuseport?: boolean;
+  clientOutputLimit?: number;
+  clientInputLimit?: number;
   serverConnections?: number;
   autoEjectHosts?: boolean;
   serverRetryTimeout?: number;
@@ -89,6 +91,10 @@ const DIRECTIVES: Record<string, Setter> = {
   tcpkeepalive: once("tcpkeepalive", parseBool),
   // Later twemproxy's key; nutcracker 0.5.0 calls it unknown. tsproxy accepts it deliberately.
   reuseport: once("reuseport", parseBool),
+  // tsproxy's own: bytes one client may hold in the proxy (replies it has not read, a request still
+  // arriving) before it is closed; 0 is unlimited.
+  client_output_limit: once("clientOutputLimit", parseNumber),
+  client_input_limit: once("clientInputLimit", parseNumber),
   redis_auth: once("redisAuth", (value) => value),
   redis_db: once("redisDb", parseNumber),
   preconnect: once("preconnect", parseBool),

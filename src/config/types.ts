@@ -61,6 +61,10 @@ export interface PoolConfig {
   tcpkeepalive: boolean;
   /** SO_REUSEPORT on the listener (later twemproxy's key; unknown to 0.5.0). */
   reuseport: boolean;
+  /** Bytes of replies a client has not read that the proxy holds before closing it (0: no limit). */
+  clientOutputLimit: number;
+  /** Bytes of a request still arriving (not forwarded yet) the proxy holds before closing its client (0: no limit). */
+  clientInputLimit: number;
   serverConnections: number;
   autoEjectHosts: boolean;
   serverRetryTimeout: number;

@@ -63,6 +63,8 @@ function finishPool(draft: PoolDraft): PoolConfig {
     preconnect: draft.preconnect ?? false,
     tcpkeepalive: draft.tcpkeepalive ?? false,
     reuseport: draft.reuseport ?? false,
+    clientOutputLimit: draft.clientOutputLimit ?? DEFAULT_CLIENT_LIMIT,
+    clientInputLimit: draft.clientInputLimit ?? DEFAULT_CLIENT_LIMIT,
     serverConnections: draft.serverConnections ?? 1,
     autoEjectHosts: draft.autoEjectHosts ?? false,
     serverRetryTimeout: draft.serverRetryTimeout ?? 30000,
@@ -70,6 +72,9 @@ function finishPool(draft: PoolDraft): PoolConfig {
     servers,
   };
 }
+
+/** Default of client_output_limit and client_input_limit: 256 MiB. */
+export const DEFAULT_CLIENT_LIMIT = 256 * 1024 * 1024;
 
 /**
  * Validates the pools read from `file` in nutcracker's order (each pool in file order, then

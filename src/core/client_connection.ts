@@ -55,6 +55,16 @@ export class ClientConnection implements RequestOwner {
   #stream: { conn: ServerConnection; dropped: number } | null = null;
   /** The connection's number in log lines (c <id>), unique in the process. */
   readonly id: number;
+  /** Bytes of replies kept in the queue for their turn (client_output_limit counts them). */
+  #heldBytes = 0;
+  /**
+   * Reading and framing wait for the client's replies to be in: a large request is streamed (on a
+   * server connection of its own) only when nothing of the client is in flight, and nothing after it
+   * is sent before its reply, so the server sees the client's requests in the order they came.
+   */
+  #paused = false;
+  /** Resolves the wait for the queue to empty (see #paused). */
+  #onQueueEmpty: (() => void) | null = null;
   /**
    * Requests just read are being served: replies settled meanwhile (a request failed at once) are
    * written when the whole read is served, together, as nutcracker writes them.
@@ -97,6 +107,13 @@ export class ClientConnection implements RequestOwner {
   async run(): Promise<void> {
     const rb = this.#read;
     while (this.#reading) {
+      if (this.#paused) {
+        await this.#queueEmpty();
+        if (this.#closed) return;
+        this.#paused = false;
+        this.#takeRequests();
+        continue;
+      }
       let n: number | null;
       try {
         n = await this.conn.read(rb.space(this.#stream === null ? this.#parser.need : 0));
@@ -138,9 +155,10 @@ export class ClientConnection implements RequestOwner {
       this.#queue.shift();
       this.#out.append(bytes);
     } else {
-      req.answer = bytes.slice();
+      this.#hold(req, bytes.slice());
     }
     this.#writeReady();
+    this.#checkOutput();
   }
 
   settled(req: ClientRequest, reason: string | null): void {
@@ -164,6 +182,7 @@ export class ClientConnection implements RequestOwner {
         }
       }
       if (!this.#taking) this.#writeReady();
+      this.#checkOutput();
     } catch (err) {
       // The reply path itself is broken for this client: it cannot be answered in order any more.
       logBug(this.#protocol, req.info, `answering c ${this.id} on pool ${this.pool.config.name}`, err);
@@ -176,6 +195,7 @@ export class ClientConnection implements RequestOwner {
     if (this.#queue.peek() !== req) return false;
     req.streamed = true;
     this.#out.append(bytes);
+    this.#checkOutput();
     return true;
   }
 
@@ -190,7 +210,7 @@ export class ClientConnection implements RequestOwner {
     let start = rb.start;
     this.pool.readmitDue(now());
     this.#taking = true;
-    while (start < end && this.#reading) {
+    while (start < end && this.#reading && !this.#paused) {
       const stream = this.#stream;
       const dropped = stream === null ? 0 : stream.dropped;
       let info: RequestInfo | null;
@@ -227,12 +247,40 @@ export class ClientConnection implements RequestOwner {
       else {
         stream.conn.endStream(buf.subarray(start, msgEnd));
         this.#stream = null;
+        this.#paused = true; // nothing after it goes out before its reply
       }
       start = msgEnd;
     }
     this.#taking = false;
+    if (start < end && this.#stream === null && !this.#paused && this.#reading) this.#checkInput(end - start);
     rb.consumed(start);
     this.#writeReady();
+  }
+
+  /**
+   * A request still arriving that is buffered whole (not streamed) may hold at most
+   * client_input_limit bytes: past it (or when it announces more) its client is refused and closed.
+   */
+  #checkInput(buffered: number): void {
+    const limit = this.pool.config.clientInputLimit;
+    const size = Math.max(buffered, this.#parser.need);
+    if (limit === 0 || size <= limit) return;
+    logEvent(
+      Level.WARN,
+      "client",
+      "input-limit",
+      `closing c ${this.id} on pool ${this.pool.config.name}: a request of ${size} bytes is over ` +
+        `client_input_limit ${limit}`,
+    );
+    this.#answer(this.#protocol.clientErrorReply(`request too large (over ${limit} bytes)`)).closeAfter =
+      true;
+    this.#reading = false;
+  }
+
+  /** Resolves once every request of the client is answered (or the client is closed). */
+  #queueEmpty(): Promise<void> {
+    if (this.#queue.length === 0 || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#onQueueEmpty = resolve);
   }
 
   /**
@@ -271,6 +319,10 @@ export class ClientConnection implements RequestOwner {
       if (parser.need <= streamThreshold(this.mbufSize) || settled === 0) return start;
       const info = parser.pending();
       if (info === null) return start;
+      if (this.#queue.length > 0) { // earlier requests first: see #paused
+        this.#paused = true;
+        return start;
+      }
       const head = buf.subarray(start, start + settled);
       if (this.#session.intercept(info, head) !== null) return start; // answered when whole
       const keys = info.keys;
@@ -358,14 +410,14 @@ export class ClientConnection implements RequestOwner {
   /** Queues a reply the proxy gives itself. */
   #answer(reply: Uint8Array): ClientRequest {
     const req = new ClientRequest(this, null);
-    req.answer = reply;
+    this.#hold(req, reply);
     this.#queue.push(req);
     return req;
   }
 
   /** A request failed without a reply: nutcracker's error reply, counted as a forwarding error. */
   #fail(req: ClientRequest, reason: string): void {
-    req.answer = this.#protocol.errorReply(reason);
+    this.#hold(req, this.#protocol.errorReply(reason));
     this.pool.stats.forward_error++;
   }
 
@@ -385,7 +437,32 @@ export class ClientConnection implements RequestOwner {
       return;
     }
     if (merged === null) this.#fail(req, INVALID_REASON);
-    else req.answer = merged;
+    else this.#hold(req, merged);
+  }
+
+  /** Keeps a request's reply until its turn to be written; it counts towards the output limit. */
+  #hold(req: ClientRequest, answer: Uint8Array): void {
+    req.answer = answer;
+    this.#heldBytes += answer.length;
+  }
+
+  /**
+   * Closes a client that holds more unread replies than client_output_limit allows (it does not
+   * read, or reads far slower than it asks): its replies are dropped as they come, so the server
+   * connections it shares never wait for it.
+   */
+  #checkOutput(): void {
+    const limit = this.pool.config.clientOutputLimit;
+    const held = this.#out.backlog + this.#heldBytes;
+    if (limit === 0 || held <= limit || this.#closed) return;
+    logEvent(
+      Level.WARN,
+      "client",
+      "output-limit",
+      `closing c ${this.id} on pool ${this.pool.config.name}: ${held} bytes of replies not read, ` +
+        `over client_output_limit ${limit}`,
+    );
+    this.#close("output limit");
   }
 
   /** Writes the replies that are ready, in order, up to the first still missing. */
@@ -394,6 +471,7 @@ export class ClientConnection implements RequestOwner {
     const q = this.#queue;
     for (let req = q.peek(); req !== undefined && req.answer !== null; req = q.peek()) {
       q.shift();
+      this.#heldBytes -= req.answer.length;
       this.#out.append(req.answer);
       if (req.closeAfter) {
         this.#reading = false;
@@ -417,11 +495,17 @@ export class ClientConnection implements RequestOwner {
       this.#out.append(req.answer);
     }
     q.drain();
+    this.#heldBytes = 0;
     this.#finishIfDone();
   }
 
   /** Closes once reading stopped and every reply is written. */
   #finishIfDone(): void {
+    if (this.#queue.length === 0 && this.#onQueueEmpty !== null) {
+      const resume = this.#onQueueEmpty;
+      this.#onQueueEmpty = null;
+      resume();
+    }
     if (!this.#reading && this.#queue.length === 0 && !this.#out.busy) this.#close("done");
   }
 
@@ -439,6 +523,8 @@ export class ClientConnection implements RequestOwner {
     if (this.#eof) stats.client_eof++;
     else stats.client_err++;
     connectionCounts.current--;
+    this.#onQueueEmpty?.();
+    this.#onQueueEmpty = null;
     if (logs(Level.INFO)) {
       const reason = why === "done" ? (this.#eof ? "eof" : "closed by the proxy") : why;
       logEvent(

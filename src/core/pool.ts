@@ -44,15 +44,14 @@ export class Server implements ServerOwner {
   }
 
   /**
-   * Starts a request whose bytes are still arriving (see ServerConnection.beginStream) on one of the
-   * server's connections; null, without counting a failure, when no connection can be had right now:
-   * the request is then sent (and fails) once whole.
+   * Starts a request whose bytes are still arriving (see ServerConnection.beginStream) on a server
+   * connection of its own, so that a client breaking it off harms no other request; null, without
+   * counting a failure, when the server cannot be reached right now: the request is then sent (and
+   * fails) once whole.
    */
   beginStream(bytes: Uint8Array, slot: ReplySlot | null): ServerConnection | null {
-    if (this.connections.length < this.pool.config.serverConnections && this.#earlyFailure() !== null) {
-      return null;
-    }
-    const conn = this.#connection() as ServerConnection;
+    if (this.#earlyFailure() !== null) return null;
+    const conn = new ServerConnection(this, this.pool.connectionOptions, true);
     conn.beginStream(bytes, slot);
     return conn;
   }

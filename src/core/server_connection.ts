@@ -59,11 +59,12 @@ export class ServerConnection {
   /** Requests sent or queued to send that expect a reply, oldest first. */
   readonly #waiting = new Queue<ServerRequest>();
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** A request is streaming through: others wait in #held. */
+  /** A request whose bytes are still arriving streams through (on a dedicated connection). */
   #streaming = false;
-  /** The streaming request's reply slot (null for noreply). */
+  /** What waits for the streaming request's reply (null for noreply). */
   #streamed: ServerRequest | null = null;
-  #held: { bytes: Uint8Array; slot: ReplySlot | null }[] = [];
+  /** Ends #waitForReader when a request is queued behind the reply being streamed. */
+  #requestBehind: (() => void) | null = null;
   /** The handshake requests whose replies are still to come, in order: they come before any other. */
   #handshake: HandshakeRequest[];
   /** Bytes of the pending reply already streamed to its client and dropped from the read buffer. */
@@ -83,12 +84,21 @@ export class ServerConnection {
   /** The connection's number in log lines (s <id>), unique in the process. */
   readonly id: number;
 
-  constructor(private readonly owner: ServerOwner, private readonly opts: ServerConnectionOptions) {
+  /**
+   * `dedicated`: the connection carries one streamed request of one client and nothing else (a
+   * client that breaks its request off then harms nobody), and closes once it is answered.
+   */
+  constructor(
+    private readonly owner: ServerOwner,
+    private readonly opts: ServerConnectionOptions,
+    private readonly dedicated = false,
+  ) {
     this.#out = new WriteBuffer(opts.mbufSize);
     this.#out.onError = (err) => {
       logEvent(Level.ERR, "server", "send", `sendv on sd ${this.id} failed: ${errorMessage(err)}`);
       this.fail(socketErrorReason(err), "err");
     };
+    if (dedicated) this.#out.onDrain = () => this.#finishDedicated();
     this.#out.onSend = () => this.#sent();
     this.#read = new ReadBuffer(INITIAL_READ, opts.mbufSize);
     this.#parser = opts.protocol.newReplyParser();
@@ -105,24 +115,20 @@ export class ServerConnection {
 
   /**
    * Queues a request (or a fragment) for the server. `slot` null means no reply is expected
-   * (memcache noreply): the bytes are written and nothing waits. While a large request streams
-   * through, other requests wait (copied) behind it.
+   * (memcache noreply): the bytes are written and nothing waits.
    */
   send(bytes: Uint8Array, slot: ReplySlot | null): void {
-    if (this.#streaming) {
-      this.#held.push({ bytes: bytes.slice(), slot });
-      return;
-    }
     this.#enqueue(bytes, slot, this.opts.timeout > 0 ? now() + this.opts.timeout : Infinity);
   }
 
   /**
-   * Starts a request whose value is still arriving from its client: its first bytes now, the rest
-   * through streamChunk and endStream. Its timeout starts when it is whole, as nutcracker's does.
+   * Starts a request whose value is still arriving from its client (on a dedicated connection): its
+   * first bytes now, the rest through streamChunk and endStream. Its timeout starts when it is
+   * whole, as nutcracker's does.
    */
   beginStream(bytes: Uint8Array, slot: ReplySlot | null): void {
-    this.#streamed = this.#enqueue(bytes, slot, Infinity);
     this.#streaming = true;
+    this.#streamed = this.#enqueue(bytes, slot, Infinity);
   }
 
   /** More bytes of the streaming request. */
@@ -138,7 +144,7 @@ export class ServerConnection {
     this.#out.append(bytes);
   }
 
-  /** The last bytes of the streaming request; requests held behind it go out now. */
+  /** The last bytes of the streaming request. */
   endStream(bytes: Uint8Array): void {
     this.streamChunk(bytes);
     this.#streaming = false;
@@ -148,9 +154,13 @@ export class ServerConnection {
       if (this.#timer === undefined) this.#armTimer();
     }
     this.#streamed = null;
-    const held = this.#held;
-    this.#held = [];
-    for (const h of held) this.send(h.bytes, h.slot);
+  }
+
+  /** A dedicated connection whose request is answered (or written, for noreply) closes. */
+  #finishDedicated(): void {
+    if (this.dedicated && !this.#streaming && this.#waiting.length === 0 && !this.#out.busy) {
+      this.fail("done", "done");
+    }
   }
 
   /** Resolves once most of what was queued has been written (backpressure for streamed values). */
@@ -174,6 +184,7 @@ export class ServerConnection {
       this.#unsentNoreplyBytes += bytes.length;
       return null;
     }
+    this.#requestBehind?.();
     const batching = this.opts.protocol.batching;
     // Only whole requests join batches (a fragment is its own request's part, merged elsewhere).
     const info = slot.request === slot ? slot.request.info : null;
@@ -217,10 +228,11 @@ export class ServerConnection {
 
   /**
    * Closes the connection: every request still waiting gets `reason`. Kinds "abort" (a client left
-   * in the middle of a streamed request) and "bug" (the proxy's own reply handling failed) are closes
-   * the server is not to blame for: neither counted as its errors nor towards its ejection.
+   * in the middle of a streamed request), "bug" (the proxy's own reply handling failed) and "done" (a
+   * dedicated connection's request is answered) are closes the server is not to blame for: neither
+   * counted as its errors nor towards its ejection.
    */
-  fail(reason: string, kind: "eof" | "err" | "timeout" | "abort" | "bug"): void {
+  fail(reason: string, kind: "eof" | "err" | "timeout" | "abort" | "bug" | "done"): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -251,9 +263,6 @@ export class ServerConnection {
         (waiting.length > 0 ? `, failing ${waiting.length} requests in flight` : ""),
     );
     for (const sreq of waiting) this.#failSlot(sreq.slot, reason);
-    for (const h of this.#held.splice(0)) {
-      if (h.slot !== null) this.#failSlot(h.slot, reason);
-    }
   }
 
   /** A request failed without a reply; a bug while failing it is the proxy's and is only logged. */
@@ -309,8 +318,21 @@ export class ServerConnection {
       }
       rb.filled(n);
       if (!this.#takeReplies()) return;
-      if (this.#replyDropped > 0) await this.#waiting.peek()?.slot.whenWritable();
+      if (this.dedicated) this.#finishDedicated();
+      if (this.#replyDropped > 0 && this.#waiting.length === 1) await this.#waitForReader();
     }
+  }
+
+  /**
+   * While a large reply streams to the only request in flight here, reading waits for its client to
+   * take what it was sent (so a slow reader makes the proxy hold nothing), but only until another
+   * request comes to wait behind it: from then on the rest is read and held for the slow client (up
+   * to its client_output_limit), so the others never wait for it.
+   */
+  async #waitForReader(): Promise<void> {
+    const behind = new Promise<void>((resolve) => this.#requestBehind = resolve);
+    await Promise.race([this.#waiting.peek()!.slot.whenWritable(), behind]);
+    this.#requestBehind = null;
   }
 
   /** Matches every complete reply in the read buffer to its request; false once the connection failed. */

@@ -68,6 +68,13 @@ Deno.test("reuseport is accepted as a boolean (later twemproxy's key, unknown to
   assert.equal(await reason("reuseport", "yes"), 'is not "true" or "false"');
 });
 
+Deno.test("client_output_limit and client_input_limit (tsproxy's own) are byte counts", async () => {
+  const pool = await apply([["client_output_limit", "1048576"], ["client_input_limit", "0"]]);
+  assert.deepEqual([pool.clientOutputLimit, pool.clientInputLimit], [1048576, 0]);
+  assert.equal(await reason("client_output_limit", "64mb"), "is not a number");
+  assert.equal(await reason("client_input_limit", "-1"), "is not a number");
+});
+
 Deno.test("all twelve hash names and three distributions are accepted, case-sensitively", async () => {
   for (const hash of HASH_NAMES) assert.equal((await apply([["hash", hash]])).hash, hash);
   for (const dist of ["ketama", "modula", "random"]) {

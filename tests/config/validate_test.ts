@@ -50,12 +50,21 @@ Deno.test("an unset directive gets nutcracker's default", () => {
     preconnect: false,
     tcpkeepalive: false,
     reuseport: false,
+    clientOutputLimit: 256 * 1024 * 1024,
+    clientInputLimit: 256 * 1024 * 1024,
     serverConnections: 1,
     autoEjectHosts: false,
     serverRetryTimeout: 30000,
     serverFailureLimit: 2,
     servers: undefined,
   });
+});
+
+Deno.test("client_output_limit and client_input_limit (tsproxy's own) take bytes, 0 for no limit", () => {
+  const [pool] =
+    finishConfig([draft("a", 1, undefined, { clientOutputLimit: 0, clientInputLimit: 1000 })], "f")
+      .pools;
+  assert.deepEqual([pool.clientOutputLimit, pool.clientInputLimit], [0, 1000]);
 });
 
 Deno.test("client_connections is kept as configured (nutcracker resets it to 0)", () => {
