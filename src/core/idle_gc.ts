@@ -22,30 +22,35 @@ export interface IdleCollectorOptions {
   heapBytes?: () => number;
 }
 
+/**
+ * An interval counts as quiet when its activity is at most this fraction of the busiest interval
+ * since the last collection: a load that ended is given back even while a few clients trickle on.
+ */
+const QUIET_FRACTION = 0.01;
+
 /** Starts watching; returns a function that stops it. The timer never keeps the process alive. */
 export function startIdleCollector(opts: IdleCollectorOptions): () => void {
   const heapBytes = opts.heapBytes ?? (() => Deno.memoryUsage().heapTotal);
   const obtain = opts.collector ?? v8Collector;
   let last = opts.activity();
-  /** Traffic was seen since the last collection. */
-  let dirty = false;
+  /** The most activity seen in one interval since the last collection (0: none, nothing to give back). */
+  let peak = 0;
   let collect: Collect | null | undefined; // undefined: not obtained yet
   let busy = false;
+  const quiet = (delta: number) => delta <= peak * QUIET_FRACTION;
   const timer = setInterval(async () => {
     const now = opts.activity();
-    if (now !== last) {
-      last = now;
-      dirty = true;
-      return;
-    }
-    if (!dirty || busy || heapBytes() < opts.minHeapBytes) return;
+    const delta = now - last;
+    last = now;
+    if (delta > peak) peak = delta;
+    if (peak === 0 || !quiet(delta) || busy || heapBytes() < opts.minHeapBytes) return;
     busy = true;
     try {
       if (collect === undefined) collect = await obtain();
       // Traffic may have come back while the collector was loading.
-      if (collect !== null && opts.activity() === last) {
+      if (collect !== null && quiet(opts.activity() - last)) {
         collect();
-        dirty = false;
+        peak = 0;
       }
     } finally {
       busy = false;

@@ -52,6 +52,21 @@ Deno.test("one collection after traffic once a whole interval passed quietly, no
   }
 });
 
+Deno.test("a load that ended is given back while a few clients trickle on", async () => {
+  const { state, stop } = rig();
+  let trickle = 0;
+  const keepTrickling = setInterval(() => state.activity += 1 + (trickle++ % 3), 5);
+  try {
+    state.activity += 100_000; // the load
+    await until(() => state.collections === 1, "a collection under the trickle");
+    await sleep(150);
+    assert.equal(state.collections, 1, "the trickle alone is no load to give back");
+  } finally {
+    clearInterval(keepTrickling);
+    stop();
+  }
+});
+
 Deno.test("a small heap is not worth a collection", async () => {
   const { state, stop } = rig();
   try {
