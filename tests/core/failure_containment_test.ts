@@ -13,6 +13,8 @@ import { freePort } from "../../harness/procs.ts";
 import { Wire } from "../../harness/wire.ts";
 import { replySeam } from "../../src/core/client_connection.ts";
 import { protocolFor } from "../../src/protocol/index.ts";
+import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
+import { RedisReplyParser } from "../../src/protocol/redis/reply_parser.ts";
 import type { Protocol, ReplyParser } from "../../src/protocol/types.ts";
 import { withInProcess } from "../support/inproc.ts";
 
@@ -92,7 +94,7 @@ const MEMCACHE: Dialect = {
   multi: ["get k nokey\r\n", "VALUE k 0 1\r\nv\r\nEND\r\n"],
   single: ["get k\r\n", "VALUE k 0 1\r\nv\r\nEND\r\n"],
   internal: "SERVER_ERROR internal proxy error\r\n",
-  parser: () => protocolFor({ redis: false } as never, 16384).newReplyParser(),
+  parser: () => new MemcacheReplyParser(),
   names: ["get", "get"],
 };
 
@@ -103,7 +105,7 @@ const REDIS: Dialect = {
   multi: ["*3\r\n$4\r\nMGET\r\n$1\r\nk\r\n$5\r\nnokey\r\n", "*2\r\n$1\r\nv\r\n$-1\r\n"],
   single: ["*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "$1\r\nv\r\n"],
   internal: "-ERR internal proxy error\r\n",
-  parser: () => protocolFor({ redis: true, redisAuth: null, redisDb: 0 } as never, 16384).newReplyParser(),
+  parser: () => new RedisReplyParser(),
   names: ["MGET", "GET"],
 };
 

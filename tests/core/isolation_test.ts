@@ -9,12 +9,12 @@ import { FakeRedis } from "../../harness/fake_redis.ts";
 import type { FakeServer } from "../../harness/fake_server.ts";
 import { freePort } from "../../harness/procs.ts";
 import { Wire } from "../../harness/wire.ts";
-import { protocolFor } from "../../src/protocol/index.ts";
+import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
+import { RedisReplyParser } from "../../src/protocol/redis/reply_parser.ts";
 import { type InProcess, withInProcess } from "../support/inproc.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
-const replyParser = (redis: boolean) =>
-  protocolFor({ redis, redisAuth: null, redisDb: 0 } as never, 16384).newReplyParser();
+const replyParser = (redis: boolean) => redis ? new RedisReplyParser() : new MemcacheReplyParser();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** B's request and reply, sent while A misbehaves; how long B waited (ms). */
