@@ -11,6 +11,8 @@ export const LF = 10;
 export const SP = 32;
 /** `-` */
 export const MINUS = 45;
+/** DEL, the one control character above the printable range. */
+export const DEL = 127;
 
 /** Whether `c` is an ASCII decimal digit. */
 export function isDigit(c: number): boolean {

@@ -2,9 +2,14 @@
  * Incremental framing of memcache ASCII requests with nutcracker 0.5.0's grammar: lowercase names,
  * `' '`-separated fields, keys of 1..250 bytes, digits-only numbers, `noreply`, data blocks of
  * exactly `<bytes>` bytes then `\r\n`. Bad bytes are refused as soon as they arrive, like nutcracker.
+ *
+ * Beyond nutcracker, a request is refused when memcached (1.6, measured against Debian's 1.6.18)
+ * would read it as something other than the one request framed here: a forwarded request shares its
+ * server connection with other clients' requests, and one reply too many or too few hands every
+ * later reply on that connection to the wrong request. See `controlInKey` and `fitsDecimal`.
  */
 import { Action, ProtocolError, type RequestInfo, type RequestParser } from "../types.ts";
-import { asciiBytes, CR, isDigit, isLower, LF, MINUS, printable, SP } from "./ascii.ts";
+import { asciiBytes, CR, DEL, isDigit, isLower, LF, MINUS, printable, SP } from "./ascii.ts";
 import { Cmd, isRetrieval, isStorage, lookupCommand, ncType } from "./commands.ts";
 
 /** memcached's key limit, enforced by nutcracker. */
@@ -14,7 +19,13 @@ const MAX_KEY = 250;
  * any legal one, it stops a client from making the proxy buffer a line that never ends.
  */
 const MAX_HEADER = 2048;
-/** memcached's hard ceiling on an item (-I cannot exceed 1 GiB): larger values are never stored. */
+/**
+ * memcached's hard ceiling on an item (-I cannot exceed 1 GiB): larger values are never stored.
+ * Below it memcached answers a value over its own -I with one SERVER_ERROR after reading (swallowing)
+ * the data block, so such a set is still one request. Above INT_MAX - 2 it refuses the line without
+ * swallowing and reads the data block as commands; its safe_strtol also keeps only the low 32 bits of
+ * a longer number (4294967297 is 1). So bytes is refused above this limit, never wrapped.
+ */
 const MAX_VALUE = 1 << 30;
 /** Bytes of a bad command name quoted back to the client. */
 const MAX_QUOTED = 32;
@@ -42,6 +53,70 @@ const CAS = 3;
 const DELTA = 4;
 const TOUCH_EXPTIME = 5;
 const FIELD_NAMES = ["flags", "exptime", "bytes", "cas unique", "delta", "exptime"];
+
+/*
+ * How memcached 1.6.18 reads the numbers (measured; safe_strto* in its util.c): strtoul/strtol/strtoull
+ * with a 64-bit long, then the result stored in the field's C type. Leading zeros are fine
+ * (00000000000000000000001 is 1), so the limits below count significant digits.
+ * - flags, safe_strtoul into a uint32_t: up to 2^64 - 1 accepted and cut to 32 bits (4294967296 is
+ *   stored as 0); beyond 2^64 - 1, CLIENT_ERROR and the data block is then read as a command.
+ * - exptime, safe_strtol into an int32_t: up to 2^63 - 1 accepted and cut to 32 bits (4294967296 is
+ *   0: never expires; 2147483648 is negative: expired at once); beyond, CLIENT_ERROR (a set's data
+ *   block is then read as a command; a touch gets that one reply).
+ * - cas unique, safe_strtoull: up to 2^64 - 1; beyond, CLIENT_ERROR and the data block read as a
+ *   command.
+ * - delta, safe_strtoull: up to 2^64 - 1; beyond, CLIENT_ERROR invalid numeric delta argument. strtoull
+ *   negates a leading '-': -0 is 0; -1 .. -2^63 are refused by memcached with that one reply (relayed,
+ *   as nutcracker does); -(2^63 + 1) .. -(2^64 - 1) wrap to a small positive delta (-18446744073709551615
+ *   increments by 1).
+ * Anything memcached would cut, wrap or refuse with the data block left unread is refused here.
+ */
+/** Largest flags: memcached keeps 32 bits. */
+const U32_MAX = asciiBytes("4294967295");
+/** Largest exptime, either command: memcached keeps 32 signed bits. */
+const I32_MAX = asciiBytes("2147483647");
+/** Largest negative touch exptime, without its sign. */
+const I32_MIN_ABS = asciiBytes("2147483648");
+/** Largest cas unique and delta: memcached's uint64_t. */
+const U64_MAX = asciiBytes("18446744073709551615");
+/** Largest negative delta, without its sign, memcached reads as negative (and refuses with one reply). */
+const I64_MIN_ABS = asciiBytes("9223372036854775808");
+
+/** Whether the decimal digits buf[from, to) (leading zeros allowed, at least one digit) are at most `max`. */
+function fitsDecimal(buf: Uint8Array, from: number, to: number, max: Uint8Array): boolean {
+  while (from < to - 1 && buf[from] === 48) from++;
+  const len = to - from;
+  if (len !== max.length) return len < max.length;
+  for (let i = 0; i < len; i++) {
+    const d = buf[from + i] - max[i];
+    if (d !== 0) return d < 0;
+  }
+  return true;
+}
+
+/**
+ * Whether the number buf[from, to) of field `field` is read by memcached as written, `to` > `from`.
+ * Only delta and touch's exptime may start with '-'; a lone '-' is refused by memcached with its one
+ * reply, relayed as nutcracker does.
+ */
+function inRange(buf: Uint8Array, from: number, to: number, field: number): boolean {
+  const negative = buf[from] === MINUS;
+  if (negative && ++from === to) return true;
+  switch (field) {
+    case FLAGS:
+      return fitsDecimal(buf, from, to, U32_MAX);
+    case EXPTIME:
+      return fitsDecimal(buf, from, to, I32_MAX);
+    case TOUCH_EXPTIME:
+      return fitsDecimal(buf, from, to, negative ? I32_MIN_ABS : I32_MAX);
+    case CAS:
+      return fitsDecimal(buf, from, to, U64_MAX);
+    case DELTA:
+      return fitsDecimal(buf, from, to, negative ? I64_MIN_ABS : U64_MAX);
+    default:
+      return true; // bytes: bounded by MAX_VALUE as it is read
+  }
+}
 
 /** Field after the key of a storage, incr/decr or touch command. */
 function firstField(cmd: number): number {
@@ -98,6 +173,21 @@ function keyTooLong(cmd: number, buf: Uint8Array, key: number, end: number): Pro
   );
 }
 
+/**
+ * A key holding a control byte (0x00..0x1f) or DEL, refused: memcached ends its line at the first
+ * \n (`get a\nb\r\n` is `get a` then the command `b`: two replies) and tokenizes the line as a C
+ * string, so a NUL ends it (`set a\0b 0 0 1` is `set a`: ERROR, then the data block read as a
+ * command; `touch a\0 1 noreply` is `touch a`: an ERROR where noreply promised no reply). Other control
+ * bytes and DEL memcached 1.6.18 keeps in the key (measured: \x01, \t, \v, \f, \x7f store and
+ * get back), but its protocol forbids control characters in keys, so they are refused alike rather
+ * than relied upon. (\r is the line end here: a key cannot hold it either.)
+ */
+function controlInKey(c: number): ProtocolError {
+  return new ProtocolError(
+    `control character \\x${c.toString(16).padStart(2, "0")} in key`,
+  );
+}
+
 /** Frames one client's memcache requests; keeps its place across calls so no byte is scanned twice. */
 export class MemcacheRequestParser implements RequestParser {
   #need = 0;
@@ -107,7 +197,7 @@ export class MemcacheRequestParser implements RequestParser {
   #tok = 0;
   #cmd = -1;
   #field = 0;
-  /** The bytes field, wrapped to 32 bits as nutcracker does. */
+  /** The bytes field, MAX_VALUE + 1 once above MAX_VALUE (nutcracker wraps it to 32 bits instead). */
   #vlen = 0;
   #noreply = false;
   #keys: number[] = [];
@@ -214,9 +304,21 @@ export class MemcacheRequestParser implements RequestParser {
         case KEY: {
           const tooLong = start + this.#tok + MAX_KEY + 1;
           const lim = Math.min(stop, tooLong);
-          while (p < lim && (c = buf[p]) !== SP && c !== CR) p++;
+          // Any byte above ' ' but DEL is a key byte (8-bit bytes too: memcached keys are binary).
+          while (p < lim && (c = buf[p]) > SP && c !== DEL) p++;
           if (p === tooLong) throw keyTooLong(this.#cmd, buf, start + this.#tok, end);
           if (p === stop) break;
+          if (c !== SP && c !== CR) {
+            // A \n with nothing after it yet may be a client's bare-\n line end: nutcracker waits
+            // for more (the line has not ended for it), and so does tsproxy; whatever follows is
+            // then refused here.
+            if (c === LF && p + 1 === end) {
+              this.#state = state;
+              this.#off = p - start;
+              return null;
+            }
+            throw controlInKey(c);
+          }
           this.#keys.push(this.#tok, p - start);
           const cmd = this.#cmd;
           if (isRetrieval(cmd)) {
@@ -238,6 +340,7 @@ export class MemcacheRequestParser implements RequestParser {
             p++;
           } else if (isDigit(c) || (c === MINUS && (field === DELTA || field === TOUCH_EXPTIME))) {
             if (field === BYTES) this.#vlen = c - 48;
+            this.#tok = p - start;
             state = FIELD;
             p++;
           } else {
@@ -251,7 +354,7 @@ export class MemcacheRequestParser implements RequestParser {
           if (field === BYTES) {
             let vlen = this.#vlen;
             while (p < stop && isDigit(c = buf[p])) {
-              vlen = (vlen * 10 + c - 48) >>> 0;
+              vlen = Math.min(vlen * 10 + c - 48, MAX_VALUE + 1);
               p++;
             }
             this.#vlen = vlen;
@@ -261,6 +364,9 @@ export class MemcacheRequestParser implements RequestParser {
           if (p === stop) break;
           c = buf[p];
           const next = nextField(field, this.#cmd);
+          if ((c === SP || c === CR) && !inRange(buf, start + this.#tok, p, field)) {
+            throw new ProtocolError(`${FIELD_NAMES[field]} out of range`);
+          }
           if (c === SP && next >= 0) {
             this.#field = next;
             state = FIELD_SPACES;

@@ -40,11 +40,11 @@ Deno.test("split: one get per server, keys in request order each followed by a s
 });
 
 Deno.test("split: gets keeps its name; keys are copied byte for byte from wherever they sit", () => {
-  const { req, msg } = parse("  gets   \x00k\xff   b\n  c\r\n");
+  const { req, msg } = parse("  gets   \x80k\xff   b~  c\r\n");
   assert.equal(req.cmd, Cmd.Gets);
   assert.deepEqual(shown(splitRetrieval(req, msg, [5, 5, 2])), [
     { server: 2, bytes: "gets c \r\n", keyIndexes: [2] },
-    { server: 5, bytes: "gets \x00k\xff b\n \r\n", keyIndexes: [0, 1] },
+    { server: 5, bytes: "gets \x80k\xff b~ \r\n", keyIndexes: [0, 1] },
   ]);
 });
 

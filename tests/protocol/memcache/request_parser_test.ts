@@ -2,6 +2,7 @@ import assert from "assert";
 import { Action, ProtocolError } from "../../../src/protocol/types.ts";
 import { Cmd, isStorage } from "../../../src/protocol/memcache/commands.ts";
 import { MemcacheRequestParser } from "../../../src/protocol/memcache/request_parser.ts";
+import { MemcacheReplyParser } from "../../../src/protocol/memcache/reply_parser.ts";
 import {
   chunkings,
   feed,
@@ -13,6 +14,7 @@ import {
 } from "../split_feed.ts";
 import { concat } from "../../../harness/bytes.ts";
 import { freePort, startMemcached, startNutcracker } from "../../../harness/procs.ts";
+import { withClient } from "../../../harness/wire.ts";
 import { needs } from "../../support/needs.ts";
 import { bin, str } from "./latin1.ts";
 
@@ -143,8 +145,8 @@ const ACCEPTED: [string, number, string[], { noreply?: boolean; action?: number 
   ["get  a   b  \r\n", Cmd.Get, ["a", "b"]],
   ["   get a\r\n", Cmd.Get, ["a"]],
   ["get a b noreply\r\n", Cmd.Get, ["a", "b", "noreply"]],
-  ["get a\n\r\n", Cmd.Get, ["a\n"]],
-  ["get \x00\x01\x7f\xff\t\n\r\n", Cmd.Get, ["\x00\x01\x7f\xff\t\n"]],
+  // Every byte but the control characters, DEL and ' ' may be in a key, 8-bit ones too.
+  ["get !~\x80\xff\r\n", Cmd.Get, ["!~\x80\xff"]],
   [`get ${K250}\r\n`, Cmd.Get, [K250]],
   ["set k 0 0 5\r\nhello\r\n", Cmd.Set, ["k"]],
   ["add k 1 2 3\r\nabc\r\n", Cmd.Add, ["k"]],
@@ -156,20 +158,28 @@ const ACCEPTED: [string, number, string[], { noreply?: boolean; action?: number 
   ["set k 0 0 1 noreply\r\nx\r\n", Cmd.Set, ["k"], { noreply: true }],
   ["set k  0  0  1   noreply  \r\nx\r\n", Cmd.Set, ["k"], { noreply: true }],
   ["set k 0 0 1 \r\nx\r\n", Cmd.Set, ["k"]],
-  ["set k 4294967295 99999999999 01\r\nx\r\n", Cmd.Set, ["k"]],
+  // The largest numbers memcached reads as written; leading zeros do not count.
+  ["set k 4294967295 2147483647 01\r\nx\r\n", Cmd.Set, ["k"]],
+  ["set k 00000000000000000004294967295 000000000002147483647 1\r\nx\r\n", Cmd.Set, ["k"]],
+  ["cas k 4294967295 0 1 18446744073709551615\r\nx\r\n", Cmd.Cas, ["k"]],
+  ["cas k 0 0 1 000000000018446744073709551615 noreply\r\nx\r\n", Cmd.Cas, ["k"], { noreply: true }],
   ["set k 0 0 0\r\n\r\n", Cmd.Set, ["k"]],
   ["set k 0 0 8\r\nEND\r\nx\r\n\r\n", Cmd.Set, ["k"]],
-  ["set a\nb 0 0 1\r\nx\r\n", Cmd.Set, ["a\nb"]],
   [`set ${K250} 0 0 1\r\nx\r\n`, Cmd.Set, [K250]],
-  // nutcracker keeps the length in 32 bits: 2^32 + 1 frames a 1-byte value.
-  ["set k 0 0 4294967297\r\nx\r\n", Cmd.Set, ["k"]],
   ["incr k 1\r\n", Cmd.Incr, ["k"]],
   ["decr k 99 noreply\r\n", Cmd.Decr, ["k"], { noreply: true }],
+  ["incr k 18446744073709551615 \r\n", Cmd.Incr, ["k"]],
+  // memcached refuses these deltas with one reply (CLIENT_ERROR invalid numeric delta argument),
+  // relayed as nutcracker does; -0 is 0.
   ["incr k -1\r\n", Cmd.Incr, ["k"]],
   ["incr k -\r\n", Cmd.Incr, ["k"]],
-  ["incr k 18446744073709551616 \r\n", Cmd.Incr, ["k"]],
+  ["decr k -9223372036854775808\r\n", Cmd.Decr, ["k"]],
+  ["incr k -0\r\n", Cmd.Incr, ["k"]],
   ["touch k 10\r\n", Cmd.Touch, ["k"]],
   ["touch k -5\r\n", Cmd.Touch, ["k"]],
+  ["touch k 2147483647\r\n", Cmd.Touch, ["k"]],
+  ["touch k -2147483648 noreply\r\n", Cmd.Touch, ["k"], { noreply: true }],
+  ["touch k 0002147483647\r\n", Cmd.Touch, ["k"]],
   ["touch k 1 noreply\r\n", Cmd.Touch, ["k"], { noreply: true }],
   ["delete k\r\n", Cmd.Delete, ["k"]],
   ["delete k \r\n", Cmd.Delete, ["k"]],
@@ -377,14 +387,74 @@ const REFUSED: [string, string][] = [
   [`${" ".repeat(3000)}get k\r\n`, "line too long"],
 ];
 
+/**
+ * Requests nutcracker forwards but memcached would read as something other than the one request
+ * framed (issue 11): another reply count, which hands the extra or missing reply to the next request
+ * on the shared server connection, or other values. Refused with the client closed, like REFUSED.
+ */
+const REFUSED_FOR_MEMCACHED: [string, string][] = [
+  // memcached ends a line at \n: `get a` then the command `b`.
+  ["get a\nb\r\n", "control character \\x0a in key"],
+  ["get a\n\r\n", "control character \\x0a in key"],
+  ["get a b\nc d\r\n", "control character \\x0a in key"],
+  ["set a\nb 0 0 1\r\nx\r\n", "control character \\x0a in key"],
+  // memcached's line is a C string: `set a`, then the data block read as a command.
+  ["set a\x00b 0 0 1\r\nx\r\n", "control character \\x00 in key"],
+  ["touch a\x00 1 noreply\r\n", "control character \\x00 in key"],
+  ["get \x00\r\n", "control character \\x00 in key"],
+  ["get a b\x00\r\n", "control character \\x00 in key"],
+  // Control characters and DEL, which memcached's protocol forbids in keys.
+  ["get a\tb\r\n", "control character \\x09 in key"],
+  ["get \x01\r\n", "control character \\x01 in key"],
+  ["delete a\x1f\r\n", "control character \\x1f in key"],
+  ["incr \x7f 1\r\n", "control character \\x7f in key"],
+  ["set k\x7fk 0 0 1\r\nx\r\n", "control character \\x7f in key"],
+  [`get ${"k".repeat(249)}\x0b\r\n`, "control character \\x0b in key"],
+  // memcached cuts flags to 32 bits up to 2^64 - 1, refuses them beyond (then reads the data block
+  // as a command).
+  ["set a 4294967296 0 1\r\nx\r\n", "flags out of range"],
+  ["set a 00000000004294967296 0 1 noreply\r\nx\r\n", "flags out of range"],
+  ["set a 18446744073709551616 0 1\r\nx\r\n", "flags out of range"],
+  ["cas a 99999999999999999999999 0 1 1\r\nx\r\n", "flags out of range"],
+  // exptime: cut to 32 signed bits up to 2^63 - 1, refused beyond.
+  ["set a 0 2147483648 1\r\nx\r\n", "exptime out of range"],
+  ["set k 4294967295 99999999999 01\r\nx\r\n", "exptime out of range"],
+  ["set a 0 9223372036854775808 1\r\nx\r\n", "exptime out of range"],
+  ["touch a 2147483648\r\n", "exptime out of range"],
+  ["touch a -2147483649\r\n", "exptime out of range"],
+  ["touch a 4294967296 noreply\r\n", "exptime out of range"],
+  ["touch a -9223372036854775809\r\n", "exptime out of range"],
+  // bytes: memcached keeps 32 bits of it (2^32 + 1 is 1, 2^64 is 0) and refuses it above INT_MAX - 2
+  // without reading the data block.
+  ["set a 0 0 4294967297\r\nx\r\n", "value too large"],
+  ["set a 0 0 18446744073709551616\r\n\r\n", "value too large"],
+  ["set a 0 0 2147483648\r\n", "value too large"],
+  ["set a 0 0 99999999999999999999999999999\r\n", "value too large"],
+  // cas unique: beyond 64 bits memcached refuses the line and reads the data block as a command.
+  ["cas a 0 0 1 18446744073709551616\r\nx\r\n", "cas unique out of range"],
+  ["cas a 0 0 1 99999999999999999999 noreply\r\nx\r\n", "cas unique out of range"],
+  // delta: beyond 64 bits memcached refuses it; a '-' wraps above 2^63 (-18446744073709551615 is 1).
+  ["incr a 18446744073709551616\r\n", "delta out of range"],
+  ["decr a 99999999999999999999 noreply\r\n", "delta out of range"],
+  ["incr a -9223372036854775809\r\n", "delta out of range"],
+  ["incr a -18446744073709551615\r\n", "delta out of range"],
+  ["incr a -18446744073709551616\r\n", "delta out of range"],
+];
+
 Deno.test("every request nutcracker 0.5.0 rejects closes the client with a clear reason", () => {
   for (const [text, reason] of REFUSED) {
     assert.equal(refusal(text), reason, JSON.stringify(text.slice(0, 40)));
   }
 });
 
+Deno.test("every request memcached would read as another one (issue 11) closes the client with a clear reason", () => {
+  for (const [text, reason] of REFUSED_FOR_MEMCACHED) {
+    assert.equal(refusal(text), reason, JSON.stringify(text.slice(0, 40)));
+  }
+});
+
 Deno.test("rejections hold under every chunking", () => {
-  for (const [text] of REFUSED) {
+  for (const [text] of [...REFUSED, ...REFUSED_FOR_MEMCACHED]) {
     const stream = bin(text);
     for (const cuts of chunkings(Math.min(stream.length, 300))) {
       assert.throws(
@@ -409,7 +479,7 @@ Deno.test("rejections give the same reason when the settled bytes are dropped af
     }
     return assert.fail("accepted");
   };
-  for (const [text] of REFUSED) {
+  for (const [text] of [...REFUSED, ...REFUSED_FOR_MEMCACHED]) {
     const stream = bin(text);
     for (const cuts of chunkings(Math.min(stream.length, 300))) {
       const reads = [...cuts, stream.length];
@@ -424,6 +494,20 @@ Deno.test("bad bytes are refused as soon as they arrive, without waiting for the
   assert.equal(refusal("set a 0 -"), "invalid exptime");
   assert.equal(refusal("set a 0 0 1\r\nxy"), "bad data chunk");
   assert.equal(refusal(`set k 0 0 1${" ".repeat(3000)}`), "line too long");
+  assert.equal(refusal("get a\x00"), "control character \\x00 in key");
+  assert.equal(refusal(`get ${K250}\x01`), "control character \\x01 in key");
+  // A \n is refused once a byte follows it: the client may mean it as its line end (nutcracker waits).
+  assert.equal(refusal("get a\nb"), "control character \\x0a in key");
+  assert.equal(refusal(`get ${K250}\n `), "control character \\x0a in key");
+  for (const partial of ["get a\n", "set a\n", `get ${K250}\n`, "get a b\n"]) {
+    const parser = new MemcacheRequestParser();
+    assert.equal(parser.parse(bin(partial), 0, partial.length), null, JSON.stringify(partial));
+    const more = bin(partial + "\r\n");
+    assert.throws(() => parser.parse(more, 0, more.length), /control character \\x0a in key/);
+  }
+  // A number is checked once it ends.
+  assert.equal(refusal("set a 4294967296 "), "flags out of range");
+  assert.equal(refusal("touch a -2147483649\r"), "exptime out of range");
 });
 
 Deno.test("a refusal after good requests comes once those are framed", () => {
@@ -500,8 +584,40 @@ Deno.test(
       ];
       const verdicts = await Promise.all(cases.map((text) => closes(bin(text))));
       cases.forEach((text, i) => assert.equal(ours(text), verdicts[i], JSON.stringify(text.slice(0, 60))));
+      // The deliberate difference: nutcracker forwards what memcached would misread.
+      const forwarded = await Promise.all(REFUSED_FOR_MEMCACHED.map(([text]) => closes(bin(text))));
+      REFUSED_FOR_MEMCACHED.forEach(([text], i) =>
+        assert.ok(!forwarded[i], `nutcracker closes on ${JSON.stringify(text)}`)
+      );
     } finally {
       await nc.stop();
+      await mc.stop();
+    }
+  },
+);
+
+Deno.test(
+  "memcached reads every accepted request as one request with the reply count framed (1, none for noreply)",
+  needs("memcached"),
+  async () => {
+    const mc = await startMemcached();
+    try {
+      for (const [text, cmd, , opts] of ACCEPTED) {
+        if (cmd === Cmd.Quit) continue;
+        // The request then version: memcached must send exactly the replies framed, then VERSION,
+        // then nothing more.
+        const want = opts?.noreply ? 0 : 1;
+        const { replies, more } = await withClient(mc.port, async (w) => {
+          await w.send(bin(`${text}version\r\n`));
+          const { replies } = await w.replies(new MemcacheReplyParser(), want + 1, 3000);
+          return { replies: replies.map((r) => str(r)), more: str((await w.drain(150)).bytes) };
+        });
+        const label = `${JSON.stringify(text)}: ${JSON.stringify(replies)} ${JSON.stringify(more)}`;
+        assert.equal(replies.length, want + 1, label);
+        assert.match(replies[want], /^VERSION /, label);
+        assert.equal(more, "", label);
+      }
+    } finally {
       await mc.stop();
     }
   },
