@@ -19,6 +19,8 @@ const MAX_KEY = 250;
  * any legal one, it stops a client from making the proxy buffer a line that never ends.
  */
 const MAX_HEADER = 2048;
+/** Spaces memcached lets stand before a get/gets name whose line is longer than MAX_HEADER. */
+const MAX_GET_INDENT = 100;
 /**
  * memcached's hard ceiling on an item (-I cannot exceed 1 GiB): larger values are never stored.
  * Below it memcached answers a value over its own -I with one SERVER_ERROR after reading (swallowing)
@@ -263,7 +265,9 @@ export class MemcacheRequestParser implements RequestParser {
           if (cmd < 0) throw unknownCommand(buf, name, end);
           this.#cmd = cmd;
           this.#keys = [];
-          if (isRetrieval(cmd)) {
+          // memcached reads a get/gets line of any length only when the name starts within its first
+          // 100 bytes; past that it closes the connection on a line over 2048 bytes, as on any other.
+          if (isRetrieval(cmd) && this.#tok <= MAX_GET_INDENT) {
             this.#limit = Infinity;
             stop = end;
           }

@@ -385,6 +385,8 @@ const REFUSED: [string, string][] = [
   [`set k${" ".repeat(3000)}0 0 1\r\nx\r\n`, "line too long"],
   [`delete k${" ".repeat(3000)}\r\n`, "line too long"],
   [`${" ".repeat(3000)}get k\r\n`, "line too long"],
+  // Past 100 leading spaces memcached closes on a get line over 2048 bytes, as on any other line.
+  [`${" ".repeat(101)}get ${"k ".repeat(1500)}\r\n`, "line too long"],
 ];
 
 /**
@@ -622,3 +624,9 @@ Deno.test(
     }
   },
 );
+
+Deno.test("a get line of any length is read when its name starts within 100 spaces, as memcached reads it", () => {
+  const keys = Array.from({ length: 1500 }, (_, i) => `k${i}`);
+  const text = `${" ".repeat(100)}get ${keys.join(" ")}\r\n`;
+  assert.deepEqual(frameAll(bin(text)), [req(text, Cmd.Get, keys)]);
+});
