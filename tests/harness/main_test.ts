@@ -21,7 +21,12 @@ Deno.test("harness --list prints every check under its group and exits 0", async
   const { code, stdout } = await harness("--list");
   assert.equal(code, 0);
   const groups = [...new Set(CHECKS.map((c) => c.group))];
-  assert.deepEqual(groups, ["routing: hash tags and fragments", "memcache failures", "redis failures"]);
+  assert.deepEqual(groups, [
+    "routing: hash tags and fragments",
+    "memcache failures",
+    "redis failures",
+    "abuse: misbehaving clients beside checking clients",
+  ]);
   for (const c of CHECKS) assert.ok(stdout.includes(`  ${c.name}`), `listed: ${c.name}`);
   assert.equal(stdout.split("\n").filter((l) => l.startsWith("  ")).length, CHECKS.length);
 });
