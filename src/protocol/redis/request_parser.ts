@@ -254,7 +254,11 @@ export class RedisRequestParser implements RequestParser {
     while (p < end) {
       const c = buf[p];
       if (c < 48 || c > 57) break;
-      if (p - at > MAX_DIGITS) this.#fail(`Protocol error: invalid ${what} length`);
+      // redis reads lengths with string2ll, which refuses a leading zero ($01) and then closes the
+      // connection: forwarded, it would fail every request on the shared server connection.
+      if (p - at > MAX_DIGITS || (p === at + 2 && buf[at + 1] === 48)) {
+        this.#fail(`Protocol error: invalid ${what} length`);
+      }
       n = n * 10 + (c - 48);
       p++;
     }

@@ -25,36 +25,13 @@ function recorder(): { lines: string[]; write(line: string): void } {
   return { lines, write: (line) => lines.push(line) };
 }
 
-/**
- * tsproxy defects the bounded checks find today, pending a fix in src/ (`deno task harness --only
- * abuse` reports them as failures): a check may fail with these failures only, and the test says so
- * on stderr. Remove an entry once its fix lands.
- */
-const PENDING: { check: string; failures: RegExp; defect: string }[] = [
-  {
-    check: "redis fuzzer",
-    failures: /^\d+ wrong checking replies \(0 crossed\)$/,
-    defect: "a redis length with a leading zero ($01, *02) is forwarded; redis refuses it and closes the " +
-      "shared server connection, failing other clients' requests in flight (-ERR unknown, -ERR Broken pipe)",
-  },
-];
-
 for (const c of ABUSE) {
   Deno.test({
     name: `abuse check, bounded, behind tsproxy: ${c.name}`,
     ...needs(...abuseNeeds(c)),
     fn: async () => {
       const out = recorder();
-      let outcome: Outcome;
-      try {
-        outcome = await runAbuse(c, "tsproxy", SMALL, out.write);
-      } catch (err) {
-        const pending = PENDING.find((p) => c.name.includes(p.check));
-        const failures = String((err as Error).message).split("\n")[0];
-        if (pending === undefined || !pending.failures.test(failures)) throw err;
-        console.error(`pending fix in tsproxy: ${pending.defect}\n${out.lines[0]}`);
-        return;
-      }
+      const outcome = await runAbuse(c, "tsproxy", SMALL, out.write);
       assert.deepEqual(outcome.failed, [], out.lines.join("\n"));
       assert.equal(out.lines.length, 1, out.lines.join("\n"));
       assert.ok(out.lines[0].startsWith("    tsproxy: "), out.lines[0]);
@@ -66,8 +43,7 @@ for (const c of ABUSE) {
 Deno.test({
   name:
     "a redis length with a leading zero from one client fails none of another client's requests in flight",
-  // Pending a fix in src/protocol/redis/request_parser.ts (see PENDING): tsproxy forwards it today.
-  ignore: true,
+  ...needs("redis-server"),
   fn: async () => {
     await withAbuseLab("tsproxy", "redis", "real", {}, async (lab) => {
       const b = await Wire.connect(lab.port);
