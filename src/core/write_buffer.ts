@@ -1,13 +1,18 @@
 /**
  * Coalesces many small writes into one socket write: bytes appended while the event loop works
  * through a read go out together in one write, started from a single microtask. Two buffers
- * alternate, so appending never touches bytes the runtime may still be sending.
+ * alternate, so appending never touches bytes the runtime may still be sending. A large append is
+ * kept as a chunk of its own instead (one copy, where a growing buffer copied it again at each
+ * doubling): a slow reader's 100 MB of replies took 3.5 times their size before.
  */
 export class WriteBuffer {
   #conn: Deno.Conn | null = null;
   #fill: Uint8Array = EMPTY;
   #spare: Uint8Array = EMPTY;
   #len = 0;
+  /** Large appends (and the small bytes before each), oldest first: they go out before #fill. */
+  #chunks: Uint8Array[] = [];
+  #chunkBytes = 0;
   #writing = false;
   #scheduled = false;
   #closed = false;
@@ -31,17 +36,17 @@ export class WriteBuffer {
 
   /** Whether bytes are waiting or being written. */
   get busy(): boolean {
-    return this.#writing || this.#len > 0;
+    return this.#writing || this.#len > 0 || this.#chunkBytes > 0;
   }
 
   /** Bytes appended and not written yet (for backpressure on streamed values). */
   get backlog(): number {
-    return this.#len + this.#inFlight;
+    return this.#len + this.#chunkBytes + this.#inFlight;
   }
 
-  /** Bytes of buffer held (both halves): small for a connection that only ever wrote short replies. */
+  /** Bytes of buffer held (both halves and large chunks): small for a connection that only ever wrote short replies. */
   get capacity(): number {
-    return this.#fill.length + this.#spare.length;
+    return this.#fill.length + this.#spare.length + this.#chunkBytes;
   }
 
   /** Resolves once the backlog is below `limit` bytes, or the buffer is closed. */
@@ -53,6 +58,18 @@ export class WriteBuffer {
   /** Appends bytes (copied) to the next write. */
   append(bytes: Uint8Array): void {
     if (this.#closed) return;
+    if (bytes.length >= LARGE) {
+      if (this.#len > 0) { // what came before goes first, as it is
+        this.#chunks.push(this.#fill.subarray(0, this.#len));
+        this.#chunkBytes += this.#len;
+        this.#fill = EMPTY;
+        this.#len = 0;
+      }
+      this.#chunks.push(bytes.slice());
+      this.#chunkBytes += bytes.length;
+      this.#schedule();
+      return;
+    }
     const need = this.#len + bytes.length;
     if (need > this.#fill.length) this.#grow(need);
     this.#fill.set(bytes, this.#len);
@@ -62,6 +79,7 @@ export class WriteBuffer {
 
   /** Takes back the last `n` bytes appended; only valid while they have not been handed to the socket (before onSend). */
   retract(n: number): void {
+    if (n > this.#len) throw new RangeError("retract reaches into bytes already set aside");
     this.#len -= n;
   }
 
@@ -69,13 +87,15 @@ export class WriteBuffer {
   close(): void {
     this.#closed = true;
     this.#len = 0;
+    this.#chunks = [];
+    this.#chunkBytes = 0;
     this.#wake();
   }
 
   /** Writes now what is pending, unless a write is already running (which picks it up). */
   flush(): void {
     this.#scheduled = false;
-    if (this.#writing || this.#len === 0 || this.#closed || this.#conn === null) return;
+    if (this.#writing || !this.busy || this.#closed || this.#conn === null) return;
     this.#writing = true;
     this.#drain(this.#conn);
   }
@@ -106,13 +126,23 @@ export class WriteBuffer {
 
   async #drain(conn: Deno.Conn): Promise<void> {
     try {
-      while (this.#len > 0 && !this.#closed) {
-        const out = this.#fill;
-        const len = this.#len;
-        this.#fill = this.#spare;
-        this.#spare = EMPTY;
-        this.#len = 0;
-        this.onSend();
+      while ((this.#len > 0 || this.#chunkBytes > 0) && !this.#closed) {
+        let out: Uint8Array;
+        let len: number;
+        const chunk = this.#chunks.shift();
+        if (chunk !== undefined) {
+          out = chunk;
+          len = chunk.length;
+          this.#chunkBytes -= len;
+          if (this.#chunkBytes === 0 && this.#len === 0) this.onSend();
+        } else {
+          out = this.#fill;
+          len = this.#len;
+          this.#fill = this.#spare;
+          this.#spare = EMPTY;
+          this.#len = 0;
+          this.onSend();
+        }
         let off = 0;
         this.#inFlight = len;
         while (off < len) {
@@ -121,7 +151,7 @@ export class WriteBuffer {
           if (this.#waiters.length > 0) this.#wake();
         }
         // Keep the buffer for the next swap only while it is of ordinary size (up to 4 read chunks).
-        this.#spare = out.length <= this.baseSize * 4 ? out : EMPTY;
+        if (chunk === undefined) this.#spare = out.length <= this.baseSize * 4 ? out : EMPTY;
       }
     } catch (err) {
       this.#writing = false;
@@ -138,6 +168,8 @@ export class WriteBuffer {
 
 const EMPTY = new Uint8Array(0);
 const MIN_SIZE = 512;
+/** Appends of at least this many bytes become chunks of their own. */
+const LARGE = 64 * 1024;
 const pending: WriteBuffer[] = [];
 
 function flushPending(): void {

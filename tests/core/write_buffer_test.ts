@@ -61,3 +61,25 @@ Deno.test("a buffer grown for a large reply is let go once it is written", async
   assert.equal(writes[0].length, 200_000);
   assert.ok(out.capacity < 200_000, `capacity ${out.capacity}`);
 });
+
+Deno.test("large appends are kept as chunks of their own, in order with the small ones around them", async () => {
+  const { conn, writes } = fakeConn();
+  const out = new WriteBuffer(16384);
+  const big = (c: string) => bytes(c.repeat(100_000));
+  out.append(bytes("a"));
+  out.append(big("B"));
+  out.append(bytes("c"));
+  out.append(big("D"));
+  out.append(big("E"));
+  out.append(bytes("f"));
+  assert.equal(out.backlog, 300_003);
+  assert.ok(out.capacity < 300_003 + 2 * 512, `held ${out.capacity} bytes for 300,003`);
+  out.attach(conn);
+  await settle();
+  assert.equal(
+    text(writes),
+    "a" + "B".repeat(100_000) + "c" + "D".repeat(100_000) + "E".repeat(100_000) + "f",
+  );
+  assert.equal(out.busy, false);
+  assert.equal(out.backlog, 0);
+});
