@@ -61,6 +61,11 @@ export interface Sizes {
   uploadSent: number;
   /** Connections reset with requests in flight. */
   resets: number;
+  /**
+   * Whether wait times are pass criteria (the harness, run on its own) or figures only (the test
+   * suite, on a machine busy with other tests: a test never times a load).
+   */
+  timed: boolean;
 }
 
 /** `deno task harness --only abuse`. */
@@ -76,6 +81,7 @@ export const FULL: Sizes = {
   uploadDeclared: 1_000_000,
   uploadSent: 300_000,
   resets: 500,
+  timed: true,
 };
 
 /** The test suite's bounded run. */
@@ -91,6 +97,7 @@ export const SMALL: Sizes = {
   uploadDeclared: 1_000_000,
   uploadSent: 300_000,
   resets: 60,
+  timed: false,
 };
 
 /** What one check found: its figures, the pass criteria it failed, and the evidence for them. */
@@ -542,10 +549,12 @@ export function slowReader(
       if (tally.verified < sizes.wellBehaved) {
         failed.push(`${tally.verified}/${sizes.wellBehaved} requests verified`);
       }
-      if (p99 > P99_LIMIT_MS) {
+      if (sizes.timed && p99 > P99_LIMIT_MS) {
         failed.push(`the well-behaved client's p99 wait is ${ms(p99)} (limit ${P99_LIMIT_MS} ms)`);
       }
-      if (worst > WORST_LIMIT_MS) failed.push(`its worst wait is ${ms(worst)} (limit ${WORST_LIMIT_MS} ms)`);
+      if (sizes.timed && worst > WORST_LIMIT_MS) {
+        failed.push(`its worst wait is ${ms(worst)} (limit ${WORST_LIMIT_MS} ms)`);
+      }
       if (slowDrained !== sizes.slowGets) {
         failed.push(
           `the slow reader got ${slowDrained}/${sizes.slowGets} replies when it read (${

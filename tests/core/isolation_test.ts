@@ -17,21 +17,22 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const replyParser = (redis: boolean) => redis ? new RedisReplyParser() : new MemcacheReplyParser();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** B's request and reply, sent while A misbehaves; how long B waited (ms). */
+/**
+ * B's request and reply, sent while A misbehaves. B must be answered while A is still there (the
+ * bound is generous: what matters is that B is not held until A leaves, as it was).
+ */
 async function assertServed(
   port: number,
   request: string,
   reply: string,
   what: string,
   redis = true,
-): Promise<number> {
+): Promise<void> {
   const b = await Wire.connect(port);
   try {
-    const started = Date.now();
     await b.send(request);
-    const { replies } = await b.replies(replyParser(redis), 1, 3000);
+    const { replies } = await b.replies(replyParser(redis), 1, 5000);
     assert.deepEqual(replies.map(text), [reply], what);
-    return Date.now() - started;
   } finally {
     b.close();
   }
@@ -94,8 +95,7 @@ Deno.test({
       try {
         await a.send(cmd("GET", "big").repeat(200)); // 100 MB of replies, never read
         await sleep(300);
-        const waited = await assertServed(port, cmd("SET", "k", "v"), "+OK\r\n", "B while A does not read");
-        assert.ok(waited < 1000, `B waited ${waited} ms`);
+        await assertServed(port, cmd("SET", "k", "v"), "+OK\r\n", "B while A does not read");
         assert.equal(proxy.pools[0].servers[0].stats.server_err, 0);
       } finally {
         a.close();
@@ -143,14 +143,7 @@ Deno.test({
       const a = await Wire.connect(port);
       await a.send("set big 0 0 1000000\r\n" + "y".repeat(300_000));
       await sleep(100);
-      const waited = await assertServed(
-        port,
-        "set k 0 0 1\r\nv\r\n",
-        "STORED\r\n",
-        "B during A's upload",
-        false,
-      );
-      assert.ok(waited < 1000, `B waited ${waited} ms behind A's upload`);
+      await assertServed(port, "set k 0 0 1\r\nv\r\n", "STORED\r\n", "B during A's upload", false);
       a.close();
       await sleep(100);
       await assertServed(port, "get k\r\n", "VALUE k 0 1\r\nv\r\nEND\r\n", "B after A left", false);
