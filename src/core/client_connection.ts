@@ -13,7 +13,6 @@ import {
 } from "../protocol/types.ts";
 import { connectionCounts } from "../stats/counters.ts";
 import { logBug, nextMessageId } from "./bugs.ts";
-import { now } from "./clock.ts";
 import { EOF_REASON, errorMessage, INTERNAL_REASON, INVALID_REASON, REFUSED_REASON } from "./errors.ts";
 import { type ServerConnection, STREAM_BACKLOG, streamThreshold } from "./server_connection.ts";
 import type { Pool } from "./pool.ts";
@@ -208,7 +207,7 @@ export class ClientConnection implements RequestOwner {
     const buf = rb.buf;
     const end = rb.end;
     let start = rb.start;
-    this.pool.readmitDue(now());
+    this.pool.readmitDue();
     this.#taking = true;
     while (start < end && this.#reading && !this.#paused) {
       const stream = this.#stream;

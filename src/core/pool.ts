@@ -8,6 +8,7 @@ import { Level, logEvent } from "../log.ts";
 import type { Protocol } from "../protocol/types.ts";
 import { PLACEHOLDER, Router } from "../routing/router.ts";
 import { connectionCounts, PoolStats, ServerStats } from "../stats/counters.ts";
+import { now as clockNow } from "./clock.ts";
 import { HOST_DOWN_REASON, REFUSED_REASON, resolveErrorReason, socketErrorReason } from "./errors.ts";
 import type { ReplySlot } from "./request.ts";
 import { isAddress, lookupAll } from "./resolve.ts";
@@ -197,8 +198,10 @@ export class Pool {
    * Brings back every ejected server whose retry time has passed. nutcracker does this lazily when
    * a request is routed: clients call it before routing what they read.
    */
-  readmitDue(now: number): void {
-    if (this.#nextRetry === 0 || now < this.#nextRetry) return;
+  readmitDue(): void {
+    if (this.#nextRetry === 0) return; // the common case reads no clock
+    const now = clockNow();
+    if (now < this.#nextRetry) return;
     let next = 0;
     for (const s of this.servers) {
       if (s.retryAt === 0) continue;
