@@ -7,6 +7,7 @@
  * The valid requests never touch a key outside `fz:*` and never flush, so the checking clients' keys
  * can only change through a proxy that hands a request's bytes or reply to another client.
  */
+import { concat, fromLatin1 } from "./bytes.ts";
 
 /** The two protocols the proxies speak. */
 export type Proto = "memcache" | "redis";
@@ -95,12 +96,7 @@ export interface FuzzMessage {
 }
 
 const enc = new TextEncoder();
-/** A string of one char per byte as bytes. */
-function raw(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
-  return out;
-}
+const join = (...parts: Uint8Array[]): Uint8Array => concat(parts);
 
 /** Numbers that sit on a limit of memcached, redis or a proxy, or beyond any. */
 const ODD_NUMBERS = [
@@ -193,7 +189,9 @@ export class Fuzzer {
         for (let n = r.range(1, 3); n > 0; n--) {
           const at = r.int(bytes.length + 1);
           // Now and then a run of spaces (a line memcached or redis may hold to a limit of its own).
-          const insert = r.chance(0.1) ? raw(" ".repeat(r.range(50, 3000))) : Uint8Array.of(r.pick(INSERTS));
+          const insert = r.chance(0.1)
+            ? fromLatin1(" ".repeat(r.range(50, 3000)))
+            : Uint8Array.of(r.pick(INSERTS));
           bytes = join(bytes.subarray(0, at), insert, bytes.subarray(at));
         }
         break;
@@ -215,8 +213,10 @@ export class Fuzzer {
         bytes = r.chance(0.5)
           ? r.bytes(r.range(1, 64))
           : r.chance(0.5)
-          ? join(raw(r.word(r.range(1, 40))), r.chance(0.5) ? raw("\r\n") : raw("\n"))
-          : raw(`${r.pick(["GET", "PING", "get", "SET", "set", "stats", "*1", "$3"])} ${fuzzKey(r)}\r\n`);
+          ? join(fromLatin1(r.word(r.range(1, 40))), r.chance(0.5) ? fromLatin1("\r\n") : fromLatin1("\n"))
+          : fromLatin1(
+            `${r.pick(["GET", "PING", "get", "SET", "set", "stats", "*1", "$3"])} ${fuzzKey(r)}\r\n`,
+          );
         break;
     }
     this.counts[mutation]++;
@@ -227,16 +227,6 @@ export class Fuzzer {
   valid(): Uint8Array {
     return this.proto === "memcache" ? memcacheRequest(this.rng) : redisRequest(this.rng);
   }
-}
-
-function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** A fuzzer's key: mostly one of a few short ones, sometimes one near or past 250 bytes. */
@@ -259,9 +249,9 @@ function memcacheRequest(r: Rng): Uint8Array {
   switch (r.int(12)) {
     case 0:
     case 1:
-      return raw(`get ${k}\r\n`);
+      return fromLatin1(`get ${k}\r\n`);
     case 2:
-      return raw(
+      return fromLatin1(
         `${r.pick(["get", "gets"])} ${Array.from({ length: r.range(1, 6) }, () => fuzzKey(r)).join(" ")}\r\n`,
       );
     case 3:
@@ -270,34 +260,38 @@ function memcacheRequest(r: Rng): Uint8Array {
       const cmd = r.pick(["set", "set", "add", "replace", "append", "prepend"]);
       const v = fuzzValue(r);
       return join(
-        raw(`${cmd} ${k} ${r.int(65536)} ${r.pick([0, 0, 100, 3600])} ${v.length}${noreply}\r\n`),
+        fromLatin1(`${cmd} ${k} ${r.int(65536)} ${r.pick([0, 0, 100, 3600])} ${v.length}${noreply}\r\n`),
         v,
-        raw("\r\n"),
+        fromLatin1("\r\n"),
       );
     }
     case 6: {
       const v = fuzzValue(r);
-      return join(raw(`cas ${k} 0 0 ${v.length} ${r.range(1, 100000)}${noreply}\r\n`), v, raw("\r\n"));
+      return join(
+        fromLatin1(`cas ${k} 0 0 ${v.length} ${r.range(1, 100000)}${noreply}\r\n`),
+        v,
+        fromLatin1("\r\n"),
+      );
     }
     case 7:
-      return raw(`${r.pick(["incr", "decr"])} ${k} ${r.range(0, 1000)}${noreply}\r\n`);
+      return fromLatin1(`${r.pick(["incr", "decr"])} ${k} ${r.range(0, 1000)}${noreply}\r\n`);
     case 8:
-      return raw(`delete ${k}${noreply}\r\n`);
+      return fromLatin1(`delete ${k}${noreply}\r\n`);
     case 9:
-      return raw(`touch ${k} ${r.pick([0, 100, 3600])}${noreply}\r\n`);
+      return fromLatin1(`touch ${k} ${r.pick([0, 100, 3600])}${noreply}\r\n`);
     case 10:
-      return raw(r.chance(0.9) ? "version\r\n" : "quit\r\n");
+      return fromLatin1(r.chance(0.9) ? "version\r\n" : "quit\r\n");
     default:
-      return raw(`gets ${k}\r\n`);
+      return fromLatin1(`gets ${k}\r\n`);
   }
 }
 
 /** A RESP request as an array of bulk strings. */
 function resp(args: (string | Uint8Array)[]): Uint8Array {
-  const parts: Uint8Array[] = [raw(`*${args.length}\r\n`)];
+  const parts: Uint8Array[] = [fromLatin1(`*${args.length}\r\n`)];
   for (const a of args) {
-    const b = typeof a === "string" ? raw(a) : a;
-    parts.push(raw(`$${b.length}\r\n`), b, raw("\r\n"));
+    const b = typeof a === "string" ? fromLatin1(a) : a;
+    parts.push(fromLatin1(`$${b.length}\r\n`), b, fromLatin1("\r\n"));
   }
   return join(...parts);
 }
@@ -361,7 +355,7 @@ function replaceNumber(r: Rng, bytes: Uint8Array): Uint8Array {
       i = j;
     }
   }
-  if (runs.length === 0) return join(bytes, raw(` ${r.pick(ODD_NUMBERS)}\r\n`));
+  if (runs.length === 0) return join(bytes, fromLatin1(` ${r.pick(ODD_NUMBERS)}\r\n`));
   const [from, to] = r.pick(runs);
   const same = String.fromCharCode(...bytes.subarray(from, to));
   const number = r.chance(0.25)
@@ -369,7 +363,7 @@ function replaceNumber(r: Rng, bytes: Uint8Array): Uint8Array {
     : r.chance(0.2)
     ? String(r.int(10)).repeat(r.range(20, 60))
     : r.pick(ODD_NUMBERS);
-  return join(bytes.subarray(0, from), raw(number), bytes.subarray(to));
+  return join(bytes.subarray(0, from), fromLatin1(number), bytes.subarray(to));
 }
 
 /**
@@ -399,7 +393,7 @@ function mangleLength(r: Rng, bytes: Uint8Array): Uint8Array {
       const hit = r.pick(found);
       const changed = String(Math.max(0, Number(hit[0]) + r.pick([-3, -2, -1, 1, 2, 3])));
       const at = from + hit.index!;
-      return join(bytes.subarray(0, at), raw(changed), bytes.subarray(at + hit[0].length));
+      return join(bytes.subarray(0, at), fromLatin1(changed), bytes.subarray(at + hit[0].length));
     }
     case 1: // a header line duplicated
       return join(bytes.subarray(0, to), bytes.subarray(from, to), bytes.subarray(to));
