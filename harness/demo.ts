@@ -17,12 +17,18 @@ import type { Config, ServerConfig } from "../src/config/types.ts";
 import { createPools, startProxy } from "../src/core/proxy.ts";
 import { protocolFor } from "../src/protocol/index.ts";
 import { setupLog } from "../src/log.ts";
-import { takeSnapshot } from "../src/stats/snapshot.ts";
+import { serveAdmin } from "../src/admin/admin_server.ts";
+import { ProcessMetrics } from "../src/metrics/process_metrics.ts";
+import { BUILD } from "../src/version.ts";
+import { type StatsSnapshot, takeSnapshot } from "../src/stats/snapshot.ts";
 import { serveStats } from "../src/stats/stats_server.ts";
 
 const DEFAULT_CONF = new URL("../conf/demo.yml", import.meta.url).pathname;
 const DEFAULT_STATS_PORT = 22222;
 const STATS_ADDR = "127.0.0.1";
+/** tsproxy's default admin endpoint, where `deno task top` looks. */
+const ADMIN_ADDR = "127.0.0.1";
+const ADMIN_PORT = 22223;
 const MBUF_SIZE = 16384;
 
 const USAGE = `Usage: deno task start [--config FILE] [--stats-port N]
@@ -219,7 +225,20 @@ async function startBackend(server: ServerConfig, redis: boolean): Promise<Backe
 }
 
 /** How to talk to each pool and to the stats port. */
-function talkText(config: Config, statsPort: number): string {
+/**
+ * The admin endpoint on its default address, for `deno task top`; the demo goes on without it
+ * when that port is taken. Returns its URL, or null.
+ */
+function serveDemoAdmin(snapshot: () => Promise<StatsSnapshot>): string | null {
+  try {
+    serveAdmin(ADMIN_ADDR, ADMIN_PORT, { snapshot, build: BUILD });
+    return `http://${ADMIN_ADDR}:${ADMIN_PORT}`;
+  } catch {
+    return null;
+  }
+}
+
+function talkText(config: Config, statsPort: number, admin: string | null): string {
   const lines = ["Talk to it:"];
   for (const pool of config.pools) {
     if (pool.listen.kind !== "tcp") continue;
@@ -233,6 +252,11 @@ function talkText(config: Config, statsPort: number): string {
     );
   }
   lines.push(`  stats:  exec 4<>/dev/tcp/${STATS_ADDR}/${statsPort}; cat <&4`);
+  lines.push(
+    admin === null
+      ? `  admin endpoint: off (port ${ADMIN_PORT} is taken)`
+      : `  metrics:  curl ${admin}/metrics    live view:  deno task top`,
+  );
   lines.push("Ctrl-C stops the proxy and every backend it started.");
   return lines.join("\n");
 }
@@ -267,6 +291,7 @@ async function main(): Promise<number> {
 
   setupLog(5, null);
   const backends: Backend[] = [];
+  let admin: string | null = null;
   let stopping: Promise<void> | null = null;
   const stopAll = () =>
     stopping ??= Promise.all(backends.reverse().map((b) => b.stop().catch(() => {}))).then(() => {});
@@ -290,9 +315,14 @@ async function main(): Promise<number> {
         if (interrupted) throw new Error("interrupted");
       }
     }
-    const pools = await createPools(config, MBUF_SIZE, protocolFor);
-    serveStats(STATS_ADDR, statsPort, () => Promise.resolve(takeSnapshot(pools)));
+    const pools = await createPools(config, MBUF_SIZE, protocolFor, true);
+    const health = new ProcessMetrics();
+    const snapshot = (withHealth: boolean) =>
+      takeSnapshot(pools, { listening: true, health: withHealth ? health.snapshot() : null });
+    serveStats(STATS_ADDR, statsPort, () => Promise.resolve(snapshot(false)));
     startProxy(pools, MBUF_SIZE);
+    health.start();
+    admin = serveDemoAdmin(() => Promise.resolve(snapshot(true)));
   } catch (err) {
     if (!interrupted) console.error(`tsproxy demo: ${err instanceof Error ? err.message : err}`);
     await stopAll();
@@ -304,7 +334,7 @@ async function main(): Promise<number> {
     return 0;
   }
   console.log(`tsproxy is running on ${confName}, stats on ${STATS_ADDR}:${statsPort}\n`);
-  console.log(talkText(config, statsPort));
+  console.log(talkText(config, statsPort, admin));
   return -1; // runs until a signal
 }
 

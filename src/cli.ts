@@ -4,6 +4,7 @@
  */
 import type { ConfigError } from "./config/load.ts";
 import { isValidPort, ncAtoi } from "./config/nc_atoi.ts";
+import { POOL_FIELDS, SERVER_FIELDS, type StatField } from "./stats/counters.ts";
 
 /** Everything the flags can set. */
 export interface CliOptions {
@@ -26,6 +27,17 @@ export interface CliOptions {
   workers: number;
   /** Set in a worker process by its supervisor (`--worker=INDEX:SOCKET`, internal). */
   worker: { index: number; control: string } | null;
+  /** tsproxy's HTTP admin endpoint (metrics, stats, health); port 0 turns it off. */
+  adminAddr: string;
+  adminPort: number;
+  /**
+   * Whether --admin-addr or --admin-port was given: then a port that cannot be bound stops the
+   * start; the default endpoint is best effort, so that several instances on one host (as they run
+   * nutcracker) still start.
+   */
+  adminExplicit: boolean;
+  /** tsproxy's `--drain-timeout`: how long SIGTERM waits for requests in flight, in ms. */
+  drainTimeout: number;
 }
 
 /** Parsed flags, or what to print (stderr) and the exit code. */
@@ -52,6 +64,10 @@ const DEFAULTS: CliOptions = {
   mbufSize: 16384,
   workers: 1,
   worker: null,
+  adminAddr: "127.0.0.1",
+  adminPort: 22223,
+  adminExplicit: false,
+  drainTimeout: 10000,
 };
 
 const WORKERS_MAX = 64;
@@ -74,6 +90,9 @@ const SHORT: Record<string, boolean> = {
   // tsproxy's own long-only options (names longer than a letter, so no short form exists).
   workers: true,
   worker: true,
+  "admin-addr": true,
+  "admin-port": true,
+  "drain-timeout": true,
 };
 
 /** getopt_long's long options, each an alias of a short one. */
@@ -93,6 +112,9 @@ const LONG: [string, string][] = [
   ["mbuf-size", "m"],
   ["workers", "workers"],
   ["worker", "worker"],
+  ["admin-addr", "admin-addr"],
+  ["admin-port", "admin-port"],
+  ["drain-timeout", "drain-timeout"],
 ];
 
 const VERSION_BLOCK = "This is nutcracker-0.5.0\nasync event backend: epoll\n\n";
@@ -123,35 +145,18 @@ const USAGE = [
   "\n",
 ].join("");
 
-const POOL_STATS: [string, string][] = [
-  ["client_eof", "# eof on client connections"],
-  ["client_err", "# errors on client connections"],
-  ["client_connections", "# active client connections"],
-  ["server_ejects", "# times backend server was ejected"],
-  ["forward_error", "# times we encountered a forwarding error"],
-  ["fragments", "# fragments created from a multi-vector request"],
-];
-
-const SERVER_STATS: [string, string][] = [
-  ["server_eof", "# eof on server connections"],
-  ["server_err", "# errors on server connections"],
-  ["server_timedout", "# timeouts on server connections"],
-  ["server_connections", "# active server connections"],
-  ["server_ejected_at", "timestamp when server was ejected in usec since epoch"],
-  ["requests", "# requests"],
-  ["request_bytes", "total request bytes"],
-  ["responses", "# responses"],
-  ["response_bytes", "total response bytes"],
-  ["in_queue", "# requests in incoming queue"],
-  ["in_queue_bytes", "current request bytes in incoming queue"],
-  ["out_queue", "# requests in outgoing queue"],
-  ["out_queue_bytes", "current request bytes in outgoing queue"],
-];
+/** tsproxy's own flags, after nutcracker's usage in -h (never in a complaint's usage, which is nutcracker's). */
+export const TSPROXY_USAGE = "tsproxy options:\n" +
+  `  --workers=N            : serve the pools with N processes (default: ${DEFAULTS.workers}, max: ${WORKERS_MAX})\n` +
+  `  --admin-addr=S         : set admin HTTP endpoint ip (default: ${DEFAULTS.adminAddr})\n` +
+  `  --admin-port=N         : set admin HTTP endpoint port, 0 for off (default: ${DEFAULTS.adminPort})\n` +
+  `  --drain-timeout=N      : on SIGTERM, finish requests in flight for up to N msec (default: ${DEFAULTS.drainTimeout} msec)\n` +
+  "\n";
 
 function describeStats(): string {
-  const lines = (stats: [string, string][]) =>
-    stats.map(([name, text]) => `  ${name.padEnd(20)}"${text}"\n`).join("");
-  return `pool stats:\n${lines(POOL_STATS)}\nserver stats:\n${lines(SERVER_STATS)}`;
+  const lines = (fields: readonly StatField[]) =>
+    fields.map(({ name, help }) => `  ${name.padEnd(20)}"${help}"\n`).join("");
+  return `pool stats:\n${lines(POOL_FIELDS)}\nserver stats:\n${lines(SERVER_FIELDS)}`;
 }
 
 /** One step of getopt_long: an option (with its argument), or '?' with getopt's `optopt`. */
@@ -264,6 +269,20 @@ function applyOption(options: CliOptions, opt: string, arg: string): string | nu
       }
       options.workers = value;
       return null;
+    case "admin-addr":
+      options.adminAddr = arg;
+      options.adminExplicit = true;
+      return null;
+    case "admin-port":
+      if (value < 0) return "option --admin-port requires a number";
+      if (value !== 0 && !isValidPort(value)) return `option --admin-port value ${value} is not a valid port`;
+      options.adminPort = value;
+      options.adminExplicit = true;
+      return null;
+    case "drain-timeout":
+      if (value < 0) return "option --drain-timeout requires a number";
+      options.drainTimeout = value;
+      return null;
     case "worker": {
       const colon = arg.indexOf(":");
       const index = ncAtoi(arg.slice(0, colon));
@@ -292,7 +311,7 @@ export function parseCli(args: string[]): CliResult {
     if (complaint !== null) return { kind: "exit", code: 1, stderr: `nutcracker: ${complaint}\n${USAGE}` };
   }
   if (options.version) {
-    const stderr = VERSION_BLOCK + (options.help ? USAGE : "") +
+    const stderr = VERSION_BLOCK + (options.help ? USAGE + TSPROXY_USAGE : "") +
       (options.describeStats ? describeStats() : "");
     return { kind: "exit", code: 0, stderr };
   }

@@ -6,7 +6,12 @@ import { type CliOptions, parseCli, testConfigMessage } from "./cli.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { Config } from "./config/types.ts";
 import { errorMessage } from "./core/errors.ts";
-import { activity, createPools, startProxy } from "./core/proxy.ts";
+import { activity, createPools, type Proxy, startProxy } from "./core/proxy.ts";
+import { drainClients } from "./core/drain.ts";
+import { serveAdmin } from "./admin/admin_server.ts";
+import { ProcessMetrics } from "./metrics/process_metrics.ts";
+import { exitProcess, installStopSignals, onDrain, writePidFile } from "./lifecycle.ts";
+import { BUILD } from "./version.ts";
 import { protocolFor } from "./protocol/index.ts";
 import { startIdleCollector } from "./core/idle_gc.ts";
 import { Level, log, logAlways, logSignal, reopenLog, setupLog, shiftLogLevel } from "./log.ts";
@@ -46,14 +51,32 @@ export async function main(args: string[]): Promise<number> {
   installSignals();
   const worker = opts.worker;
   if (worker !== null) exitWithSupervisor();
-  else if (opts.pidFile !== null) Deno.writeTextFileSync(opts.pidFile, String(Deno.pid), { mode: 0o644 });
+  else if (opts.pidFile !== null) writePidFile(opts.pidFile);
   logAlways("main", `nutcracker-0.5.0 (tsproxy) started on pid ${Deno.pid}`);
   const code = await start(opts, args);
   if (code !== 0) {
     logAlways("main", "done, rabbit done");
-    removePidFile(opts);
+    exitProcess(code);
   }
   return code;
+}
+
+/**
+ * The admin endpoint, when on: a port given on the command line must bind; the default one is
+ * skipped with a warning when taken (another instance on the host has it).
+ */
+export function startAdmin(
+  opts: CliOptions,
+  snapshot: () => Promise<import("./stats/snapshot.ts").StatsSnapshot>,
+): Deno.HttpServer | null {
+  if (opts.adminPort === 0) return null;
+  try {
+    return serveAdmin(opts.adminAddr, opts.adminPort, { snapshot, build: BUILD });
+  } catch (err) {
+    if (opts.adminExplicit) throw err;
+    log(Level.WARN, "admin", `${errorMessage(err)}; the admin endpoint is off (set --admin-port)`);
+    return null;
+  }
 }
 
 async function start(opts: CliOptions, args: string[]): Promise<number> {
@@ -66,19 +89,35 @@ async function start(opts: CliOptions, args: string[]): Promise<number> {
     return 1;
   }
   const worker = opts.worker;
-  if (opts.workers > 1 && worker === null) return await superviseWorkers(args, opts);
+  if (opts.workers > 1 && worker === null) {
+    return await superviseWorkers(args, opts, (snapshot) => startAdmin(opts, snapshot));
+  }
   let stats: Deno.Listener | null = null;
+  let admin: Deno.HttpServer | null = null;
+  // Metrics are kept while an admin endpoint serves them (a worker's supervisor serves its).
+  const health = opts.adminPort === 0
+    ? null
+    : new ProcessMetrics(worker === null ? null : `worker-${worker.index}`);
   try {
     // The stats port comes up before the pools, as in nutcracker: once a pool accepts, stats answer.
     // A worker hands its counters to its supervisor, which serves the stats port for all of them.
-    const pools = await createPools(config, opts.mbufSize, protocolFor);
-    const snapshot = () => takeSnapshot(pools);
+    const pools = await createPools(config, opts.mbufSize, protocolFor, health !== null);
+    let listening = false;
+    const snapshot = (withHealth: boolean) =>
+      takeSnapshot(pools, { listening, health: withHealth ? health?.snapshot() ?? null : null });
     stats = worker === null
-      ? serveStats(opts.statsAddr, opts.statsPort, () => Promise.resolve(snapshot()))
-      : serveSnapshots(worker.control, snapshot);
+      ? serveStats(opts.statsAddr, opts.statsPort, () => Promise.resolve(snapshot(false)))
+      : serveSnapshots(worker.control, () => snapshot(true));
+    if (worker === null) admin = startAdmin(opts, () => Promise.resolve(snapshot(true)));
+    health?.start();
     const proxy = startProxy(pools, opts.mbufSize, {
       reusePort: worker !== null,
       skipUnix: (worker?.index ?? 0) > 0,
+    });
+    listening = true;
+    onDrain(() => {
+      listening = false;
+      return drain(proxy, opts.drainTimeout);
     });
     // A process that never served a client has no load to give back, and Deno's first timer costs RSS
     // (3.5 MiB on an empty listener, 2 MiB off a fresh tsproxy): the collector starts with the first client.
@@ -91,10 +130,18 @@ async function start(opts: CliOptions, args: string[]): Promise<number> {
     );
   } catch (err) {
     stats?.close();
+    await admin?.shutdown();
+    health?.stop();
     log(Level.ERR, "main", errorMessage(err));
     return 1;
   }
   return 0;
+}
+
+/** SIGTERM: no more clients; those open are answered and closed within `timeoutMs`. */
+async function drain(proxy: Proxy, timeoutMs: number): Promise<void> {
+  proxy.close();
+  await drainClients(timeoutMs);
 }
 
 async function testConf(file: string): Promise<number> {
@@ -142,10 +189,7 @@ function installSignals(): void {
   });
   add("SIGUSR1", () => line("signal 10 (SIGUSR1) received"));
   add("SIGUSR2", () => line("signal 12 (SIGUSR2) received"));
-  add("SIGINT", () => {
-    line("signal 2 (SIGINT) received, exiting");
-    Deno.exit(1);
-  });
+  installStopSignals(add);
 }
 
 /** A worker ends when its supervisor does: its stdin, a pipe from the supervisor, then closes. */
@@ -156,13 +200,6 @@ function exitWithSupervisor(): void {
     } catch { /* closed */ }
     Deno.exit(0);
   })();
-}
-
-function removePidFile(opts: CliOptions): void {
-  if (opts.pidFile === null) return;
-  try {
-    Deno.removeSync(opts.pidFile);
-  } catch { /* already gone */ }
 }
 
 if (import.meta.main) {

@@ -14,6 +14,7 @@ import {
 import { connectionCounts } from "../stats/counters.ts";
 import { logBug, nextMessageId } from "./bugs.ts";
 import { EOF_REASON, errorMessage, INTERNAL_REASON, INVALID_REASON, REFUSED_REASON } from "./errors.ts";
+import { hrNow } from "./clock.ts";
 import { type ServerConnection, STREAM_BACKLOG, streamThreshold } from "./server_connection.ts";
 import type { Pool } from "./pool.ts";
 import { Queue } from "./queue.ts";
@@ -46,8 +47,12 @@ export class ClientConnection implements RequestOwner {
   /** False once the client sent quit, EOF, or bytes that cannot be trusted: no more requests are taken. */
   #reading = true;
   #closed = false;
-  /** Whether the close is counted as client_eof (else client_err). */
+  /** Whether the close is counted as client_eof (else client_err, unless #clean). */
   #eof = false;
+  /** The proxy is stopping: the client's close is neither its eof nor an error. */
+  #clean = false;
+  /** The proxy is stopping: the client is closed as soon as every request it sent is answered. */
+  #draining = false;
   /** A reply that closes the client was written: later replies wait for #writeFatal. */
   #fatal = false;
   /** A large request being forwarded while it arrives; `dropped` of its bytes are gone from the read buffer. */
@@ -86,7 +91,7 @@ export class ClientConnection implements RequestOwner {
       this.#close("send failed");
     };
     this.#out.onDrain = () => {
-      if (!this.#reading && this.#queue.length === 0) this.#close("done");
+      if (this.#ending && this.#queue.length === 0) this.#close("done");
     };
     this.#out.attach(conn);
     pool.stats.client_connections++;
@@ -105,6 +110,7 @@ export class ClientConnection implements RequestOwner {
   /** Reads and serves requests until the client leaves or is closed. */
   async run(): Promise<void> {
     const rb = this.#read;
+    let hungUp = false;
     while (this.#reading) {
       if (this.#paused) {
         await this.#queueEmpty();
@@ -124,7 +130,7 @@ export class ClientConnection implements RequestOwner {
         return;
       }
       if (n === null) {
-        this.#eof = true;
+        this.#eof = hungUp = true;
         break;
       }
       rb.filled(n);
@@ -134,7 +140,7 @@ export class ClientConnection implements RequestOwner {
     if (this.#closed) return;
     this.#reading = false;
     const partial = rb.end - rb.start + (this.#stream?.dropped ?? 0);
-    if (this.#eof && partial > 0) {
+    if (hungUp && partial > 0) {
       logEvent(
         Level.ERR,
         "client",
@@ -153,6 +159,7 @@ export class ClientConnection implements RequestOwner {
       // The common case: the oldest request's reply goes straight to the socket buffer.
       this.#queue.shift();
       this.#out.append(bytes);
+      this.#written(req, bytes);
     } else {
       this.#hold(req, bytes.slice());
     }
@@ -288,6 +295,8 @@ export class ClientConnection implements RequestOwner {
    */
   #take(info: RequestInfo, msg: Uint8Array): void {
     const queued = this.#queue.length;
+    const metrics = this.pool.metrics;
+    if (metrics !== null) metrics.commands[info.cmd]++;
     try {
       this.#handle(info, msg);
     } catch (err) {
@@ -332,7 +341,7 @@ export class ClientConnection implements RequestOwner {
       const req = info.noreply ? null : new ClientRequest(this, info);
       const conn = this.pool.servers[server].beginStream(head, req);
       if (conn === null) return start;
-      if (req !== null) this.#queue.push(req);
+      if (req !== null) this.#track(req);
       stream = this.#stream = { conn, dropped: settled };
       return start + settled;
     }
@@ -353,14 +362,16 @@ export class ClientConnection implements RequestOwner {
   #handle(info: RequestInfo, msg: Uint8Array): void {
     const local = this.#session.intercept(info, msg);
     if (local !== null) {
-      this.#answer(local);
+      this.#answer(local, info);
       return;
     }
     const pool = this.pool;
     const keys = info.keys;
     switch (info.action) {
       case Action.Quit:
+        // nutcracker marks a quitting client as at EOF: its close counts one client_eof.
         this.#reading = false;
+        this.#eof = true;
         return;
       case Action.Forward: {
         const server = keys.length === 0 ? pool.route(msg, -1, -1) : pool.route(msg, keys[0], keys[1]);
@@ -369,7 +380,7 @@ export class ClientConnection implements RequestOwner {
           return;
         }
         const req = new ClientRequest(this, info);
-        this.#queue.push(req);
+        this.#track(req);
         pool.send(server, msg, req);
         return;
       }
@@ -387,7 +398,7 @@ export class ClientConnection implements RequestOwner {
               return;
             }
             const failed = new ClientRequest(this, info);
-            this.#queue.push(failed);
+            this.#track(failed);
             this.#fail(failed, REFUSED_REASON);
             failed.closeAfter = closes;
             return;
@@ -396,7 +407,7 @@ export class ClientConnection implements RequestOwner {
         }
         const fragments = this.#protocol.split(info, msg, owners);
         const req = new SplitRequest(this, info, fragments);
-        this.#queue.push(req);
+        this.#track(req);
         pool.stats.fragments += fragments.length;
         for (let i = 0; i < fragments.length; i++) {
           pool.send(fragments[i].server, fragments[i].bytes, req.slot(i));
@@ -406,12 +417,25 @@ export class ClientConnection implements RequestOwner {
     }
   }
 
-  /** Queues a reply the proxy gives itself. */
-  #answer(reply: Uint8Array): ClientRequest {
-    const req = new ClientRequest(this, null);
+  /** Queues a reply the proxy gives itself (`info`: to a well-formed request, counted in metrics). */
+  #answer(reply: Uint8Array, info: RequestInfo | null = null): ClientRequest {
+    const req = new ClientRequest(this, info);
     this.#hold(req, reply);
-    this.#queue.push(req);
+    this.#track(req);
     return req;
+  }
+
+  /** Queues a request for its reply, noting when it came while metrics are on. */
+  #track(req: ClientRequest): void {
+    if (this.pool.metrics !== null) req.at = hrNow();
+    this.#queue.push(req);
+  }
+
+  /** A request's reply (or its last part) is written: its latency and, if an error, its command's errors. */
+  #written(req: ClientRequest, bytes: Uint8Array): void {
+    const metrics = this.pool.metrics;
+    if (metrics === null || req.info === null) return;
+    metrics.replied(req.info.cmd, hrNow() - req.at, !req.streamed && this.#protocol.isError(bytes));
   }
 
   /** A request failed without a reply: nutcracker's error reply, counted as a forwarding error. */
@@ -472,6 +496,7 @@ export class ClientConnection implements RequestOwner {
       q.shift();
       this.#heldBytes -= req.answer.length;
       this.#out.append(req.answer);
+      this.#written(req, req.answer);
       if (req.closeAfter) {
         this.#reading = false;
         this.#fatal = true;
@@ -492,20 +517,62 @@ export class ClientConnection implements RequestOwner {
     for (let req = q.peek(); req !== undefined && req.answer !== null; req = q.peek()) {
       q.shift();
       this.#out.append(req.answer);
+      this.#written(req, req.answer);
     }
     q.drain();
     this.#heldBytes = 0;
     this.#finishIfDone();
   }
 
-  /** Closes once reading stopped and every reply is written. */
+  /** Requests read and not answered yet (or whose replies are still to be written). */
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  /** Graceful stop: the client is closed once every request it sent is answered. */
+  drain(): void {
+    this.#draining = this.#clean = true;
+    this.#finishIfDone();
+  }
+
+  /**
+   * Past the drain deadline: each request still unanswered gets the error reply for `reason`, and
+   * the client is closed once they are written. Returns how many were failed.
+   */
+  abort(reason: string): number {
+    if (this.#closed) return 0;
+    this.#reading = false;
+    const q = this.#queue;
+    let failed = 0;
+    for (let i = 0; i < q.length; i++) {
+      const req = q.at(i)!;
+      if (req.answer !== null) continue;
+      failed++;
+      if (req.streamed) { // part of its reply is out: it cannot be answered cleanly
+        this.#close("reply broken off");
+        return failed;
+      }
+      this.#fail(req, reason);
+    }
+    this.#writeReady();
+    return failed;
+  }
+
+  /** No more requests are taken, or the proxy is stopping: the client closes once it is answered. */
+  get #ending(): boolean {
+    return !this.#reading || this.#draining;
+  }
+
+  /** Closes once reading stopped (or a drain began) and every reply is written. */
   #finishIfDone(): void {
     if (this.#queue.length === 0 && this.#onQueueEmpty !== null) {
       const resume = this.#onQueueEmpty;
       this.#onQueueEmpty = null;
       resume();
     }
-    if (!this.#reading && this.#queue.length === 0 && !this.#out.busy) this.#close("done");
+    if (this.#ending && this.#queue.length === 0 && !this.#out.busy) {
+      this.#close(this.#draining ? "proxy stopping" : "done");
+    }
   }
 
   #close(why: string): void {
@@ -520,7 +587,7 @@ export class ClientConnection implements RequestOwner {
     const stats = this.pool.stats;
     stats.client_connections--;
     if (this.#eof) stats.client_eof++;
-    else stats.client_err++;
+    else if (!this.#clean) stats.client_err++;
     connectionCounts.current--;
     this.#onQueueEmpty?.();
     this.#onQueueEmpty = null;

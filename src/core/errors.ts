@@ -58,3 +58,6 @@ export function resolveErrorReason(err: unknown): string {
 export function errorMessage(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).replace(/ \(os error \d+\)$/, "");
 }
+
+/** A request still unanswered when a graceful stop's deadline passed (tsproxy's own, no errno). */
+export const SHUTDOWN_REASON = "proxy is shutting down";

@@ -8,6 +8,8 @@ import { Level, logEvent } from "../log.ts";
 import type { Protocol } from "../protocol/types.ts";
 import { PLACEHOLDER, Router } from "../routing/router.ts";
 import { connectionCounts, PoolStats, ServerStats } from "../stats/counters.ts";
+import { Histogram } from "../metrics/histogram.ts";
+import { PoolMetrics } from "../metrics/pool_metrics.ts";
 import { now as clockNow } from "./clock.ts";
 import { HOST_DOWN_REASON, REFUSED_REASON, resolveErrorReason, socketErrorReason } from "./errors.ts";
 import type { ReplySlot } from "./request.ts";
@@ -29,9 +31,17 @@ export class Server implements ServerOwner {
 
   /** The server as log lines name it: its `host:port:weight` (nutcracker's pname, without the name). */
   readonly label: string;
+  /** Round trips (queued to reply read), while metrics are on. */
+  readonly latency: Histogram | null;
 
   constructor(readonly config: ServerConfig, readonly index: number, readonly pool: Pool) {
     this.label = config.raw.trim().split(/\s+/)[0];
+    this.latency = pool.metrics === null ? null : new Histogram();
+  }
+
+  /** Whether the server is ejected from its pool right now. */
+  get ejected(): boolean {
+    return this.retryAt !== 0;
   }
 
   /**
@@ -152,13 +162,16 @@ export class Server implements ServerOwner {
 /** The servers of one pool and how keys reach them. */
 export class Pool {
   readonly stats = new PoolStats();
+  /** Latency and per-command counts for the admin endpoint; null while metrics are off. */
+  readonly metrics: PoolMetrics | null;
   readonly servers: Server[];
   readonly connectionOptions: ServerConnectionOptions;
   readonly #router: Router;
   /** Earliest retry time of an ejected server (ms since epoch), 0 when none is ejected. */
   #nextRetry = 0;
 
-  constructor(readonly config: PoolConfig, readonly protocol: Protocol, mbufSize: number) {
+  constructor(readonly config: PoolConfig, readonly protocol: Protocol, mbufSize: number, metrics = false) {
+    this.metrics = metrics ? new PoolMetrics(protocol.commandNames) : null;
     this.servers = config.servers.map((s, i) => new Server(s, i, this));
     this.connectionOptions = { protocol, timeout: Math.max(0, config.timeout), mbufSize };
     this.#router = new Router({

@@ -18,13 +18,17 @@ export interface Proxy {
 /** How the core gets a pool's protocol (the registry lives with the protocols, not in the core). */
 export type ProtocolFor = (pool: PoolConfig, mbufSize: number) => Protocol;
 
-/** The pools of a configuration, with server host names resolved once. Nothing is bound yet. */
+/**
+ * The pools of a configuration, with server host names resolved once. Nothing is bound yet.
+ * `metrics`: keep latency histograms and per-command counts (for the admin endpoint).
+ */
 export async function createPools(
   config: Config,
   mbufSize: number,
   protocolFor: ProtocolFor,
+  metrics = false,
 ): Promise<Pool[]> {
-  const pools = config.pools.map((pc) => new Pool(pc, protocolFor(pc, mbufSize), mbufSize));
+  const pools = config.pools.map((pc) => new Pool(pc, protocolFor(pc, mbufSize), mbufSize, metrics));
   await Promise.all(pools.map((p) => p.resolveHosts()));
   return pools;
 }

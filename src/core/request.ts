@@ -42,6 +42,8 @@ export class ClientRequest implements ReplySlot {
   closeAfter = false;
   /** Part of the reply has already been written to the client (a large reply streamed through). */
   streamed = false;
+  /** When the request was read (hrNow, ms), while metrics are on. */
+  at = 0;
 
   constructor(readonly owner: RequestOwner, readonly info: RequestInfo | null) {}
 
@@ -129,6 +131,9 @@ class FragmentSlot implements ReplySlot {
 
 /** What a server connection keeps for each request it must match a reply to, in send order. */
 export class ServerRequest {
+  /** When the request was queued to the server (hrNow, ms), while metrics are on. */
+  at = 0;
+
   constructor(
     /** Where the reply goes. */
     readonly slot: ReplySlot,

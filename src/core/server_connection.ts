@@ -8,7 +8,8 @@ import { Level, logEvent } from "../log.ts";
 import type { HandshakeRequest, Protocol, ReplyParser } from "../protocol/types.ts";
 import { connectionCounts, type ServerStats } from "../stats/counters.ts";
 import { logBug, nextMessageId } from "./bugs.ts";
-import { now } from "./clock.ts";
+import type { Histogram } from "../metrics/histogram.ts";
+import { hrNow, now } from "./clock.ts";
 import { connectServer } from "./connect.ts";
 import {
   EOF_REASON,
@@ -29,6 +30,8 @@ export interface ServerOwner {
   readonly stats: ServerStats;
   /** The server as log lines name it. */
   readonly label: string;
+  /** Where round trips are recorded; null while metrics are off. */
+  readonly latency: Histogram | null;
   /** The pool's name, for log lines. */
   readonly pool: { readonly config: { readonly name: string } };
   /** A reply arrived: the server is healthy again. */
@@ -185,6 +188,7 @@ export class ServerConnection {
       return null;
     }
     this.#requestBehind?.();
+    const at = this.owner.latency === null ? 0 : hrNow();
     const batching = this.opts.protocol.batching;
     // Only whole requests join batches (a fragment is its own request's part, merged elsewhere).
     const info = slot.request === slot ? slot.request.info : null;
@@ -192,9 +196,11 @@ export class ServerConnection {
     let sreq: ServerRequest;
     if (kind < 0) {
       sreq = new ServerRequest(slot, bytes.length, deadline);
+      sreq.at = at;
       this.#open = null;
     } else {
       const member = new BatchableRequest(slot, bytes.length, deadline, batching!.key(info!, bytes));
+      member.at = at;
       if (this.#join(kind, bytes, member)) return member;
       sreq = this.#open = member;
       this.#openKind = kind;
@@ -445,6 +451,7 @@ export class ServerConnection {
     const stats = this.owner.stats;
     stats.responses++;
     stats.response_bytes += reply.length;
+    this.owner.latency?.observe((hrNow() - sreq.at) / 1000);
     const slot = sreq.slot;
     try {
       slot.reply(reply);

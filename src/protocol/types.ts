@@ -192,9 +192,11 @@ export interface Protocol {
   clientErrorReply(reason: string): Uint8Array;
   /** The command's name, for log lines. */
   commandName(req: RequestInfo): string;
+  /** Every command's name for metrics labels (lower case), indexed by RequestInfo.cmd. */
+  readonly commandNames: readonly string[];
   /** Requests sent first on every new server connection. */
   handshake(): HandshakeRequest[];
-  /** Whether a reply is an error reply (a refused handshake request). */
+  /** Whether a reply is an error reply (a refused handshake request; counted in metrics). */
   isError(reply: Uint8Array): boolean;
   /** How requests are batched on server connections, or null when they are sent one by one. */
   readonly batching: Batching | null;

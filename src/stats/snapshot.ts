@@ -1,5 +1,8 @@
 /** A plain copy of every counter, which worker processes hand to the one that serves the stats port. */
 import type { Pool } from "../core/pool.ts";
+import { addHistogram, type HistogramSnapshot } from "../metrics/histogram.ts";
+import { addCounts, type PoolMetricsSnapshot } from "../metrics/pool_metrics.ts";
+import type { ProcessSnapshot } from "../metrics/process_metrics.ts";
 import { connectionCounts, type PoolStats, type ServerStats } from "./counters.ts";
 
 /** Counters of one process at one moment, in nutcracker's order (pools and servers sorted as configured). */
@@ -9,20 +12,49 @@ export interface StatsSnapshot {
   pools: {
     name: string;
     stats: PoolStats;
-    servers: { name: string; stats: ServerStats }[];
+    /** Latency and per-command counts, null while metrics are off. */
+    metrics: PoolMetricsSnapshot | null;
+    servers: {
+      name: string;
+      stats: ServerStats;
+      /** In how many of the processes summed the server is ejected (0 or 1 for one process). */
+      ejected: number;
+      latency: HistogramSnapshot | null;
+    }[];
   }[];
+  /** Processes summed (1, or the workers answering). */
+  processes: number;
+  /** Processes whose pools all listen (not before they bind, nor while they drain). */
+  listening: number;
+  /** Each process's own figures, while metrics are on. */
+  health: ProcessSnapshot[];
+}
+
+/** What the process knows beyond its pools' counters. */
+export interface ProcessState {
+  listening: boolean;
+  health: ProcessSnapshot | null;
 }
 
 /** The counters of this process. */
-export function takeSnapshot(pools: readonly Pool[]): StatsSnapshot {
+export function takeSnapshot(pools: readonly Pool[], state: ProcessState): StatsSnapshot {
   return {
     total_connections: connectionCounts.total,
     curr_connections: connectionCounts.current,
     pools: pools.map((p) => ({
       name: p.config.name,
       stats: { ...p.stats },
-      servers: p.servers.map((s) => ({ name: s.config.name, stats: { ...s.stats } })),
+      metrics: p.metrics?.snapshot() ?? null,
+      servers: p.servers.map((s) => ({
+        name: s.config.name,
+        stats: { ...s.stats },
+        ejected: s.ejected ? 1 : 0,
+        latency: s.latency?.snapshot() ?? null,
+      })),
     })),
+    processes: 1,
+    listening: state.listening ? 1 : 0,
+    health: state.health === null ? [] : [state.health],
   };
 }
 
@@ -36,9 +68,23 @@ export function sumSnapshots(parts: readonly StatsSnapshot[]): StatsSnapshot {
   for (const part of rest) {
     sum.total_connections += part.total_connections;
     sum.curr_connections += part.curr_connections;
+    sum.processes += part.processes;
+    sum.listening += part.listening;
+    sum.health.push(...part.health);
     part.pools.forEach((pool, i) => {
-      addInto(sum.pools[i].stats, pool.stats);
-      pool.servers.forEach((server, j) => addInto(sum.pools[i].servers[j].stats, server.stats));
+      const into = sum.pools[i];
+      addInto(into.stats, pool.stats);
+      if (into.metrics !== null && pool.metrics !== null) {
+        addHistogram(into.metrics.latency, pool.metrics.latency);
+        addCounts(into.metrics.commands, pool.metrics.commands);
+        addCounts(into.metrics.errors, pool.metrics.errors);
+      }
+      pool.servers.forEach((server, j) => {
+        const s = into.servers[j];
+        addInto(s.stats, server.stats);
+        s.ejected += server.ejected;
+        if (s.latency !== null && server.latency !== null) addHistogram(s.latency, server.latency);
+      });
     });
   }
   return sum;

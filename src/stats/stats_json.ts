@@ -8,6 +8,18 @@ export interface StatsHeader {
   timestamp: number;
 }
 
+/** When the process started serving (nutcracker's uptime counts from its stats server's start). */
+const STARTED = Date.now();
+
+/** The header as of now: this host's name, the uptime and the time in seconds. */
+export function currentHeader(now: number = Date.now()): StatsHeader {
+  return {
+    source: Deno.hostname(),
+    uptime: Math.floor((now - STARTED) / 1000),
+    timestamp: Math.floor(now / 1000),
+  };
+}
+
 /**
  * nutcracker's layout: `"k":v, ` items, `"name": {` to open a nested object; closing an object
  * turns its trailing `, ` into `}` and adds `,`; the last `,` becomes the root's `}`. Names are not escaped.

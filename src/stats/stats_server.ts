@@ -2,7 +2,7 @@
 import { errorMessage } from "../core/errors.ts";
 import { Level, logEvent } from "../log.ts";
 import type { StatsSnapshot } from "./snapshot.ts";
-import { statsJson } from "./stats_json.ts";
+import { currentHeader, statsJson } from "./stats_json.ts";
 
 /**
  * Serves stats on addr:port from `snapshot` (this process's counters, or all workers' summed);
@@ -19,24 +19,16 @@ export function serveStats(
   } catch (err) {
     throw new Error(`bind on m to stats server addr '${addr}:${port}' failed: ${errorMessage(err)}`);
   }
-  const started = Date.now();
-  const source = Deno.hostname();
   const encoder = new TextEncoder();
   (async () => {
     try {
       let served = 0;
       for await (const conn of listener) {
         const sd = ++served; // the stats connection's number in log lines
-        snapshot().then((snap) => {
-          const now = Date.now();
-          const header = {
-            source,
-            uptime: Math.floor((now - started) / 1000),
-            timestamp: Math.floor(now / 1000),
-          };
+        Promise.resolve().then(snapshot).then((snap) => {
           return writeAndClose(
             conn,
-            encoder.encode(statsJson(header, snap)),
+            encoder.encode(statsJson(currentHeader(), snap)),
             (err) =>
               logEvent(Level.ERR, "stats", "send", `send stats on sd ${sd} failed: ${errorMessage(err)}`),
           );

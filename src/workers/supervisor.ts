@@ -3,7 +3,9 @@
  * pools and its own failure counting and ejection; this process starts them, restarts one that dies,
  * and serves the stats port with their counters summed.
  */
+import { onDrain } from "../lifecycle.ts";
 import { Level, log, logAlways } from "../log.ts";
+import { ProcessMetrics } from "../metrics/process_metrics.ts";
 import { type StatsSnapshot, sumSnapshots } from "../stats/snapshot.ts";
 import { serveStats } from "../stats/stats_server.ts";
 import { selfArgs } from "../self_command.ts";
@@ -14,7 +16,17 @@ export interface SupervisorOptions {
   workers: number;
   statsAddr: string;
   statsPort: number;
+  adminPort: number;
+  drainTimeout: number;
 }
+
+/** How the supervisor serves the admin endpoint (main's, so that both start it alike). */
+export type AdminStarter = (snapshot: () => Promise<StatsSnapshot>) => Deno.HttpServer | null;
+
+/** How long past their drain deadline workers get before they are killed. */
+const DRAIN_GRACE_MS = 5000;
+/** Signals the supervisor passes on to every worker (log reopening and log level). */
+const PASSED_ON: Deno.Signal[] = ["SIGHUP", "SIGTTIN", "SIGTTOU"];
 
 interface Worker {
   index: number;
@@ -62,7 +74,11 @@ async function ready(worker: Worker): Promise<void> {
 }
 
 /** Runs the workers until a signal stops them; returns an exit code when they cannot start. */
-export async function superviseWorkers(args: string[], opts: SupervisorOptions): Promise<number> {
+export async function superviseWorkers(
+  args: string[],
+  opts: SupervisorOptions,
+  startAdmin: AdminStarter,
+): Promise<number> {
   const dir = Deno.makeTempDirSync({ prefix: "tsproxy-workers-" });
   const workers: Worker[] = [];
   let stopping = false;
@@ -81,22 +97,31 @@ export async function superviseWorkers(args: string[], opts: SupervisorOptions):
     });
     return worker;
   };
-  const stopAll = async () => {
-    stopping = true;
+  const signal = (sig: Deno.Signal) => {
     for (const w of workers) {
       try {
-        w.child.kill("SIGTERM");
+        w.child.kill(sig);
       } catch { /* already gone */ }
     }
+  };
+  // Workers drain on SIGTERM; any still running past their deadline (and a grace) are killed.
+  const stopAll = async () => {
+    stopping = true;
+    signal("SIGTERM");
+    const killer = setTimeout(() => signal("SIGKILL"), opts.drainTimeout + DRAIN_GRACE_MS);
     await Promise.all(workers.map((w) => w.child.status));
+    clearTimeout(killer);
     Deno.removeSync(dir, { recursive: true });
   };
 
-  const snapshot = async (): Promise<StatsSnapshot> => {
+  const health = opts.adminPort === 0 ? null : new ProcessMetrics("supervisor");
+  const snapshot = async (withHealth = false): Promise<StatsSnapshot> => {
     const parts = await Promise.all(workers.map((w) => fetchSnapshot(w.control).catch(() => null)));
     const live = parts.filter((p): p is StatsSnapshot => p !== null);
     if (live.length === 0) throw new Error("no worker answered");
-    return sumSnapshots(live);
+    const sum = sumSnapshots(live);
+    if (withHealth && health !== null) sum.health.unshift(health.snapshot());
+    return sum;
   };
   // The stats port comes up before the pools, as in nutcracker: once a pool accepts, stats answer.
   let stats: Deno.Listener;
@@ -107,21 +132,33 @@ export async function superviseWorkers(args: string[], opts: SupervisorOptions):
     Deno.removeSync(dir, { recursive: true });
     return 1;
   }
+  let admin: Deno.HttpServer | null = null;
+  try {
+    admin = startAdmin(() => snapshot(true));
+  } catch (err) {
+    log(Level.ERR, "workers", err instanceof Error ? err.message : String(err));
+    stats.close();
+    Deno.removeSync(dir, { recursive: true });
+    return 1;
+  }
+  health?.start();
   for (let i = 0; i < opts.workers; i++) workers.push(spawn(i));
   try {
     await Promise.all(workers.map(ready));
   } catch (err) {
     log(Level.ERR, "workers", err instanceof Error ? err.message : String(err));
     stats.close();
+    await admin?.shutdown();
     await stopAll();
     return 1;
   }
   logAlways("workers", `${opts.workers} workers serving: pids ${workers.map((w) => w.child.pid).join(" ")}`);
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, async () => {
-      await stopAll();
-      Deno.exit(signal === "SIGINT" ? 1 : 0);
-    });
-  }
+  for (const sig of PASSED_ON) Deno.addSignalListener(sig, () => signal(sig));
+  // SIGINT exits at once (the workers see their stdin close and exit too).
+  onDrain(async () => {
+    logAlways("workers", `passing the drain on to ${workers.length} workers`);
+    await stopAll();
+    logAlways("workers", "every worker has exited");
+  });
   return 0;
 }

@@ -61,3 +61,43 @@ Deno.test(
     }
   },
 );
+
+/** A client's counters after it quits: the pool part of the stats document. */
+async function afterQuit(start: typeof startNutcracker, started: Proc[]): Promise<string> {
+  const mc = await startMemcached(), rs = await startRedis();
+  started.push(mc, rs);
+  const mcPort = freePort(), redisPort = freePort();
+  const yaml = `alpha:\n  listen: 127.0.0.1:${mcPort}\n  servers:\n   - 127.0.0.1:${mc.port}:1 m1\n` +
+    `beta:\n  listen: 127.0.0.1:${redisPort}\n  redis: true\n  servers:\n   - 127.0.0.1:${rs.port}:1 r1\n`;
+  const proxy = await start(yaml, [mcPort, redisPort], ["-i", "100"]);
+  started.push(proxy);
+  const quit = async (port: number, bytes: string) => {
+    const w = await Wire.connect(port);
+    await w.send(bytes);
+    assert.equal((await w.drain(3000)).closed, true, `${bytes} closes the client`);
+    w.close();
+  };
+  await quit(mcPort, "quit\r\n");
+  await quit(redisPort, "*1\r\n$4\r\nQUIT\r\n");
+  await new Promise((r) => setTimeout(r, 400)); // nutcracker hands counters over every -i ms
+  const doc = await readStatsText(proxy.statsPort);
+  return [...doc.matchAll(/"(alpha|beta)": \{"client_eof":\d+, "client_err":\d+, "client_connections":\d+/g)]
+    .map((m) => m[0]).join("\n");
+}
+
+Deno.test(
+  "a client that quits (memcache quit, redis QUIT) counts one client_eof and no client_err, as in nutcracker",
+  needs("nutcracker", "memcached", "redis-server"),
+  async () => {
+    const started: Proc[] = [];
+    try {
+      const nc = await afterQuit(startNutcracker, started);
+      const ts = await afterQuit(startTsproxy, started);
+      assert.equal(ts, nc);
+      // One eof for the port probe that waited for the pool to listen, one for the quit.
+      assert.match(ts, /"beta": \{"client_eof":2, "client_err":0, "client_connections":0/);
+    } finally {
+      for (const p of started.reverse()) await p.stop();
+    }
+  },
+);

@@ -3,6 +3,8 @@ import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts
 import { freePort, readStats, startMemcached, startTsproxy } from "../../harness/procs.ts";
 import { needs } from "../support/needs.ts";
 import { Wire } from "../../harness/wire.ts";
+import { FakeMemcached } from "../../harness/fake_memcached.ts";
+import { needsPromParser, parseExposition, valueOf } from "../support/prom_parse.ts";
 
 /** Pids of the worker processes a supervisor started. */
 async function workerPids(supervisor: number): Promise<number[]> {
@@ -99,4 +101,55 @@ Deno.test("with --workers, a dead server is ejected by every worker", async () =
   } finally {
     await proxy.stop();
   }
+});
+
+Deno.test({
+  name: "with --workers, the supervisor's /metrics sums the workers and names each process; SIGTERM drains them all and exits 0",
+  ...needsPromParser(),
+  async fn() {
+    const fake = await FakeMemcached.start();
+    const port = freePort(), adminPort = freePort();
+    const pidFile = `${Deno.makeTempDirSync({ prefix: "tsproxy-workers-" })}/tsproxy.pid`;
+    const proxy = await startTsproxy(
+      `p:\n  listen: 127.0.0.1:${port}\n  servers:\n   - ${fake.address}:1 m\n`,
+      [port, adminPort],
+      ["--workers=2", `--admin-port=${adminPort}`, "-p", pidFile],
+    );
+    const admin = `http://127.0.0.1:${adminPort}`;
+    let w: Wire | null = null;
+    try {
+      let ready = "";
+      for (let i = 0; i < 100 && !ready.startsWith("200"); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const res = await fetch(`${admin}/ready`);
+        ready = `${res.status} ${await res.text()}`;
+      }
+      assert.equal(ready, "200 ready\n", "both workers listen");
+      for (let i = 0; i < 20; i++) assert.equal(await oneShot(port, "get k\r\n"), "END\r\n");
+      const families = await parseExposition(await (await fetch(`${admin}/metrics`)).text());
+      assert.equal(valueOf(families, "tsproxy_pool_commands_total", { pool: "p", command: "get" }), 20);
+      assert.equal(valueOf(families, "tsproxy_request_duration_seconds_count", { pool: "p" }), 20);
+      assert.equal(valueOf(families, "tsproxy_processes_listening"), 2);
+      const processes = families.find((f) => f.name === "process_resident_memory_bytes")!.samples
+        .map((s) => s.labels.process).sort();
+      assert.deepEqual(processes, ["supervisor", "worker-0", "worker-1"]);
+
+      // A request in flight on a slow server when SIGTERM comes is answered before the exit.
+      fake.faults.set({ mode: "delay", ms: 1000 });
+      w = await Wire.connect(port);
+      const before = fake.stats.requests;
+      await w.send("get slow\r\n");
+      for (let i = 0; i < 200 && fake.stats.requests === before; i++) await new Promise((r) => setTimeout(r, 20));
+      proxy.child.kill("SIGTERM");
+      const r = await w.replies(new MemcacheReplyParser(), 1, 10000);
+      assert.equal(new TextDecoder().decode(r.replies[0]), "END\r\n");
+      assert.equal((await proxy.child.status).code, 0);
+      assert.deepEqual(await workerPids(proxy.pid), [], "no worker is left");
+      assert.throws(() => Deno.statSync(pidFile), "the pid file is removed");
+    } finally {
+      w?.close();
+      await proxy.stop();
+      await fake.close();
+    }
+  },
 });

@@ -41,6 +41,9 @@ const NAME_LIST = [
 ];
 const NAMES = wordTable(NAME_LIST);
 
+/** Every command's name, by Cmd id. */
+export const COMMAND_NAMES: readonly string[] = NAME_LIST;
+
 /** A command's name, for log lines. */
 export function commandName(cmd: number): string {
   return NAME_LIST[cmd] ?? "?";

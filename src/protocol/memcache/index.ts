@@ -4,7 +4,7 @@
  */
 import type { Fragment, Protocol, RequestInfo } from "../types.ts";
 import { getBatching } from "./batch.ts";
-import { commandName, isRetrieval } from "./commands.ts";
+import { COMMAND_NAMES, commandName, isRetrieval } from "./commands.ts";
 import { mergeRetrieval, splitRetrieval } from "./fragment.ts";
 import { MemcacheReplyParser } from "./reply_parser.ts";
 import { MemcacheRequestParser } from "./request_parser.ts";
@@ -14,6 +14,22 @@ const encoder = new TextEncoder();
 /** nutcracker's error reply for a failed request. */
 function errorReply(reason: string): Uint8Array {
   return encoder.encode(`SERVER_ERROR ${reason}\r\n`);
+}
+
+const [C, E, L, R, S] = [67, 69, 76, 82, 83];
+
+/** ERROR, CLIENT_ERROR or SERVER_ERROR (told from END, EXISTS, STORED, STAT... by two bytes). */
+function isError(reply: Uint8Array): boolean {
+  const second = reply[1];
+  switch (reply[0]) {
+    case E:
+      return second === R;
+    case C:
+      return second === L;
+    case S:
+      return second === E;
+  }
+  return false;
 }
 
 // memcache has no authentication and no request the proxy answers itself.
@@ -34,6 +50,7 @@ export const memcache = (): Protocol => ({
   clientErrorReply: (reason: string) => encoder.encode(`CLIENT_ERROR ${reason}\r\n`),
   commandName: (req: RequestInfo) => commandName(req.cmd),
   handshake: () => [],
-  isError: () => false, // no handshake to refuse
+  commandNames: COMMAND_NAMES,
+  isError,
   batching: getBatching,
 });

@@ -19,6 +19,7 @@ export interface RedisOptions {
 }
 
 const MINUS = 45;
+const COMMAND_NAMES = COMMANDS.map((c) => c.name.toLowerCase());
 
 /** nutcracker 0.5.0's redis protocol (with tsproxy's documented differences) for one pool. */
 export const redis = (opts: RedisOptions): Protocol => {
@@ -34,6 +35,7 @@ export const redis = (opts: RedisOptions): Protocol => {
     errorReply: errReply,
     clientErrorReply: errReply,
     commandName: (req: RequestInfo) => COMMANDS[req.cmd]?.name.toUpperCase() ?? "?",
+    commandNames: COMMAND_NAMES,
     handshake: () => handshake,
     isError: (reply: Uint8Array) => reply[0] === MINUS,
     batching: null,

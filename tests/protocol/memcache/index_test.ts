@@ -18,7 +18,28 @@ Deno.test("the protocol is named memcache and needs no handshake, session or int
   assert.deepEqual(protocol.handshake(), []);
   const { req, msg } = frame("version\r\n");
   assert.equal(protocol.newSession().intercept(req, msg), null);
-  assert.equal(protocol.isError(bin("ERROR\r\n")), false);
+});
+
+Deno.test("error replies (ERROR, CLIENT_ERROR, SERVER_ERROR) are told from every other reply", () => {
+  for (const r of ["ERROR\r\n", "CLIENT_ERROR bad data chunk\r\n", "SERVER_ERROR out of memory\r\n"]) {
+    assert.equal(protocol.isError(bin(r)), true, r);
+  }
+  const others = [
+    "END\r\n",
+    "EXISTS\r\n",
+    "STORED\r\n",
+    "STAT x 1\r\n",
+    "NOT_FOUND\r\n",
+    "VALUE k 0 1\r\nx\r\nEND\r\n",
+  ];
+  for (const r of [...others, "DELETED\r\n", "TOUCHED\r\n", "VERSION 1.6\r\n", "12\r\n", "NOT_STORED\r\n"]) {
+    assert.equal(protocol.isError(bin(r)), false, r);
+  }
+});
+
+Deno.test("metrics name every command by its lower-case name, indexed by its id", () => {
+  const { req } = frame("touch k 10\r\n");
+  assert.equal(protocol.commandNames[req.cmd], "touch");
 });
 
 Deno.test("log lines name memcache commands by their names", () => {

@@ -29,6 +29,11 @@ Deno.test("log lines name redis commands in capitals; error replies are those st
   assert.equal(plain.isError(new TextEncoder().encode("+OK\r\n")), false);
 });
 
+Deno.test("metrics name redis commands in lower case, indexed by their id", () => {
+  const msg = command("HGETALL", "h");
+  assert.equal(plain.commandNames[plain.newRequestParser().parse(msg, 0, msg.length)!.cmd], "hgetall");
+});
+
 Deno.test("the handshake follows redis_db and redis_auth", () => {
   assert.deepEqual(plain.handshake(), []);
   assert.deepEqual(guarded.handshake().map((h) => text(h.bytes)), [

@@ -1,0 +1,191 @@
+/**
+ * The Prometheus text exposition (format 0.0.4) of a stats snapshot: nutcracker's counters with
+ * their true types, latency histograms, per-command counts and the process's health.
+ */
+import { POOL_FIELDS, SERVER_FIELDS, type StatField } from "../stats/counters.ts";
+import type { StatsSnapshot } from "../stats/snapshot.ts";
+import { type HistogramSnapshot, LATENCY_BUCKETS } from "./histogram.ts";
+import type { ProcessSnapshot } from "./process_metrics.ts";
+
+/** The content type Prometheus expects for this format. */
+export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** What tsproxy_build_info reports. */
+export interface BuildInfo {
+  version: string;
+  deno: string;
+  v8: string;
+}
+
+type Labels = Record<string, string>;
+
+/** Builds the exposition one family at a time: every family's samples follow its HELP and TYPE. */
+class Exposition {
+  text = "";
+
+  family(name: string, type: "counter" | "gauge" | "histogram", help: string): void {
+    this.text += `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`;
+  }
+
+  sample(name: string, labels: Labels, value: number): void {
+    this.text += `${name}${labelText(labels)} ${formatValue(value)}\n`;
+  }
+
+  histogram(name: string, labels: Labels, h: HistogramSnapshot): void {
+    let cumulative = 0;
+    for (let i = 0; i < h.counts.length; i++) {
+      cumulative += h.counts[i];
+      const le = i < LATENCY_BUCKETS.length ? String(LATENCY_BUCKETS[i]) : "+Inf";
+      this.sample(`${name}_bucket`, { ...labels, le }, cumulative);
+    }
+    this.sample(`${name}_sum`, labels, h.sum);
+    this.sample(`${name}_count`, labels, h.count);
+  }
+}
+
+function escapeHelp(text: string): string {
+  return text.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+}
+
+function escapeLabel(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return parts.length === 0 ? "" : `{${parts.join(",")}}`;
+}
+
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return String(v);
+}
+
+/** A stats field's metric name: counters end in _total; a server field loses its doubled "server_". */
+function fieldMetric(scope: "pool" | "server", f: StatField): string {
+  if (f.name === "server_ejected_at") return "tsproxy_server_ejected_at_seconds";
+  const base = scope === "server" && f.name.startsWith("server_") ? f.name.slice(7) : f.name;
+  return `tsproxy_${scope}_${base}${f.kind === "counter" ? "_total" : ""}`;
+}
+
+/** The whole /metrics document. */
+export function metricsText(snap: StatsSnapshot, build: BuildInfo): string {
+  const out = new Exposition();
+  out.family("tsproxy_build_info", "gauge", "tsproxy's version, and the nutcracker version it matches.");
+  out.sample("tsproxy_build_info", { ...build, nutcracker: "0.5.0" }, 1);
+  out.family("tsproxy_connections_total", "counter", "Connections ever made: listeners, clients, servers.");
+  out.sample("tsproxy_connections_total", {}, snap.total_connections);
+  out.family("tsproxy_open_connections", "gauge", "Open connections: listeners, clients, servers.");
+  out.sample("tsproxy_open_connections", {}, snap.curr_connections);
+  out.family("tsproxy_processes_listening", "gauge", "Processes whose pools all accept clients.");
+  out.sample("tsproxy_processes_listening", {}, snap.listening);
+
+  for (const f of POOL_FIELDS) {
+    const name = fieldMetric("pool", f);
+    out.family(name, f.kind, f.help);
+    for (const p of snap.pools) out.sample(name, { pool: p.name }, (p.stats as never)[f.name]);
+  }
+  for (const f of SERVER_FIELDS) {
+    const name = fieldMetric("server", f);
+    out.family(name, f.kind, f.help.replace("in usec since epoch", "in seconds since epoch (0: never)"));
+    for (const p of snap.pools) {
+      for (const s of p.servers) {
+        const v = (s.stats as never as Record<string, number>)[f.name];
+        out.sample(name, { pool: p.name, server: s.name }, f.name === "server_ejected_at" ? v / 1e6 : v);
+      }
+    }
+  }
+  out.family(
+    "tsproxy_server_ejected",
+    "gauge",
+    "Processes in which the server is ejected right now (0 or 1 for one).",
+  );
+  for (const p of snap.pools) {
+    for (const s of p.servers) {
+      out.sample("tsproxy_server_ejected", { pool: p.name, server: s.name }, s.ejected);
+    }
+  }
+
+  const pools = snap.pools.filter((p) => p.metrics !== null);
+  if (pools.length > 0) {
+    out.family("tsproxy_pool_commands_total", "counter", "Requests read from clients, by command.");
+    for (const p of pools) {
+      for (const [command, n] of Object.entries(p.metrics!.commands)) {
+        out.sample("tsproxy_pool_commands_total", { pool: p.name, command }, n);
+      }
+    }
+    out.family(
+      "tsproxy_pool_command_errors_total",
+      "counter",
+      "Error replies written to clients, by command.",
+    );
+    for (const p of pools) {
+      for (const [command, n] of Object.entries(p.metrics!.errors)) {
+        out.sample("tsproxy_pool_command_errors_total", { pool: p.name, command }, n);
+      }
+    }
+    out.family(
+      "tsproxy_request_duration_seconds",
+      "histogram",
+      "From a request read to its reply written to the client.",
+    );
+    for (const p of pools) {
+      out.histogram("tsproxy_request_duration_seconds", { pool: p.name }, p.metrics!.latency);
+    }
+    out.family(
+      "tsproxy_server_duration_seconds",
+      "histogram",
+      "Server round trip: from a request queued to the server to its reply read.",
+    );
+    for (const p of pools) {
+      for (const s of p.servers) {
+        if (s.latency !== null) {
+          out.histogram("tsproxy_server_duration_seconds", { pool: p.name, server: s.name }, s.latency);
+        }
+      }
+    }
+  }
+  if (snap.health.length > 0) processFamilies(out, snap.health);
+  return out.text;
+}
+
+/** Process families; with several processes each sample names its process. */
+function processFamilies(out: Exposition, procs: readonly ProcessSnapshot[]): void {
+  const labels = (p: ProcessSnapshot): Labels => p.label === null ? {} : { process: p.label };
+  const gauge = (
+    name: string,
+    help: string,
+    value: (p: ProcessSnapshot) => number,
+    type: "gauge" | "counter" = "gauge",
+  ) => {
+    const known = procs.filter((p) => value(p) >= 0);
+    if (known.length === 0) return;
+    out.family(name, type, help);
+    for (const p of known) out.sample(name, labels(p), value(p));
+  };
+  gauge("process_resident_memory_bytes", "Resident memory size in bytes.", (p) => p.rssBytes);
+  gauge("tsproxy_heap_used_bytes", "V8 heap in use, in bytes.", (p) => p.heapUsedBytes);
+  gauge("tsproxy_heap_total_bytes", "V8 heap reserved, in bytes.", (p) => p.heapTotalBytes);
+  gauge("process_cpu_seconds_total", "User and system CPU time, in seconds.", (p) => p.cpuSeconds, "counter");
+  gauge("process_open_fds", "Open file descriptors.", (p) => p.openFds);
+  gauge("process_max_fds", "The file descriptor limit.", (p) => p.maxFds === Infinity ? -1 : p.maxFds);
+  gauge(
+    "process_start_time_seconds",
+    "Start time of the process, in seconds since epoch.",
+    (p) => p.startTimeSeconds,
+  );
+  out.family(
+    "tsproxy_event_loop_lag_seconds",
+    "histogram",
+    "How late the event loop ran a timer, sampled twice a second.",
+  );
+  for (const p of procs) out.histogram("tsproxy_event_loop_lag_seconds", labels(p), p.eventLoopLag);
+  out.family("tsproxy_gc_duration_seconds", "histogram", "Garbage collection pauses, by V8 GC type.");
+  for (const p of procs) {
+    for (const [kind, h] of Object.entries(p.gc)) {
+      out.histogram("tsproxy_gc_duration_seconds", { ...labels(p), kind }, h);
+    }
+  }
+}
