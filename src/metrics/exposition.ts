@@ -5,6 +5,7 @@
 import { POOL_FIELDS, SERVER_FIELDS, type StatField } from "../stats/counters.ts";
 import type { StatsSnapshot } from "../stats/snapshot.ts";
 import { type HistogramSnapshot, LATENCY_BUCKETS } from "./histogram.ts";
+import type { PoolMetricsSnapshot } from "./pool_metrics.ts";
 import type { ProcessSnapshot } from "./process_metrics.ts";
 
 /** The content type Prometheus expects for this format. */
@@ -85,14 +86,16 @@ export function metricsText(snap: StatsSnapshot, build: BuildInfo): string {
   for (const f of POOL_FIELDS) {
     const name = fieldMetric("pool", f);
     out.family(name, f.kind, f.help);
-    for (const p of snap.pools) out.sample(name, { pool: p.name }, (p.stats as never)[f.name]);
+    for (const p of snap.pools) {
+      out.sample(name, { pool: p.name }, (p.stats as unknown as Record<string, number>)[f.name]);
+    }
   }
   for (const f of SERVER_FIELDS) {
     const name = fieldMetric("server", f);
     out.family(name, f.kind, f.help.replace("in usec since epoch", "in seconds since epoch (0: never)"));
     for (const p of snap.pools) {
       for (const s of p.servers) {
-        const v = (s.stats as never as Record<string, number>)[f.name];
+        const v = (s.stats as unknown as Record<string, number>)[f.name];
         out.sample(name, { pool: p.name, server: s.name }, f.name === "server_ejected_at" ? v / 1e6 : v);
       }
     }
@@ -110,22 +113,24 @@ export function metricsText(snap: StatsSnapshot, build: BuildInfo): string {
 
   const pools = snap.pools.filter((p) => p.metrics !== null);
   if (pools.length > 0) {
-    out.family("tsproxy_pool_commands_total", "counter", "Requests read from clients, by command.");
-    for (const p of pools) {
-      for (const [command, n] of Object.entries(p.metrics!.commands)) {
-        out.sample("tsproxy_pool_commands_total", { pool: p.name, command }, n);
+    const perCommand = (
+      name: string,
+      help: string,
+      counts: (m: PoolMetricsSnapshot) => Record<string, number>,
+    ) => {
+      out.family(name, "counter", help);
+      for (const p of pools) {
+        for (const [command, n] of Object.entries(counts(p.metrics!))) {
+          out.sample(name, { pool: p.name, command }, n);
+        }
       }
-    }
-    out.family(
+    };
+    perCommand("tsproxy_pool_commands_total", "Requests read from clients, by command.", (m) => m.commands);
+    perCommand(
       "tsproxy_pool_command_errors_total",
-      "counter",
       "Error replies written to clients, by command.",
+      (m) => m.errors,
     );
-    for (const p of pools) {
-      for (const [command, n] of Object.entries(p.metrics!.errors)) {
-        out.sample("tsproxy_pool_command_errors_total", { pool: p.name, command }, n);
-      }
-    }
     out.family(
       "tsproxy_request_duration_seconds",
       "histogram",
@@ -154,7 +159,8 @@ export function metricsText(snap: StatsSnapshot, build: BuildInfo): string {
 /** Process families; with several processes each sample names its process. */
 function processFamilies(out: Exposition, procs: readonly ProcessSnapshot[]): void {
   const labels = (p: ProcessSnapshot): Labels => p.label === null ? {} : { process: p.label };
-  const gauge = (
+  // One sample per process; a value below 0 is one the platform does not give (no /proc).
+  const perProcess = (
     name: string,
     help: string,
     value: (p: ProcessSnapshot) => number,
@@ -165,13 +171,18 @@ function processFamilies(out: Exposition, procs: readonly ProcessSnapshot[]): vo
     out.family(name, type, help);
     for (const p of known) out.sample(name, labels(p), value(p));
   };
-  gauge("process_resident_memory_bytes", "Resident memory size in bytes.", (p) => p.rssBytes);
-  gauge("tsproxy_heap_used_bytes", "V8 heap in use, in bytes.", (p) => p.heapUsedBytes);
-  gauge("tsproxy_heap_total_bytes", "V8 heap reserved, in bytes.", (p) => p.heapTotalBytes);
-  gauge("process_cpu_seconds_total", "User and system CPU time, in seconds.", (p) => p.cpuSeconds, "counter");
-  gauge("process_open_fds", "Open file descriptors.", (p) => p.openFds);
-  gauge("process_max_fds", "The file descriptor limit.", (p) => p.maxFds === Infinity ? -1 : p.maxFds);
-  gauge(
+  perProcess("process_resident_memory_bytes", "Resident memory size in bytes.", (p) => p.rssBytes);
+  perProcess("tsproxy_heap_used_bytes", "V8 heap in use, in bytes.", (p) => p.heapUsedBytes);
+  perProcess("tsproxy_heap_total_bytes", "V8 heap reserved, in bytes.", (p) => p.heapTotalBytes);
+  perProcess(
+    "process_cpu_seconds_total",
+    "User and system CPU time, in seconds.",
+    (p) => p.cpuSeconds,
+    "counter",
+  );
+  perProcess("process_open_fds", "Open file descriptors.", (p) => p.openFds);
+  perProcess("process_max_fds", "The file descriptor limit.", (p) => p.maxFds === Infinity ? -1 : p.maxFds);
+  perProcess(
     "process_start_time_seconds",
     "Start time of the process, in seconds since epoch.",
     (p) => p.startTimeSeconds,
