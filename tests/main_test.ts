@@ -131,3 +131,42 @@ Deno.test("SIGINT stops the proxy with exit status 1, as nutcracker", async () =
     Deno.removeSync(f);
   }
 });
+
+Deno.test("an admin port given on the command line that is taken stops the start, exit 1, pools never bound", async () => {
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const adminPort = (busy.addr as Deno.NetAddr).port;
+  const port = freePort();
+  const f = tempConf(`alpha:\n  listen: 127.0.0.1:${port}\n  servers:\n   - 127.0.0.1:2:1\n`);
+  try {
+    const r = await run(["-c", f, "-s", String(freePort()), `--admin-port=${adminPort}`]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(`bind on admin addr '127.0.0.1:${adminPort}' failed: Address (already )?in use`),
+    );
+  } finally {
+    busy.close();
+    Deno.removeSync(f);
+  }
+});
+
+Deno.test("the default admin port, when taken, is skipped with a warning and the proxy serves on", async () => {
+  let holder: Deno.Listener | null = null;
+  try {
+    holder = Deno.listen({ hostname: "127.0.0.1", port: 22223 });
+  } catch { /* something else holds it already: just as good */ }
+  const port = freePort();
+  const f = tempConf(`alpha:\n  listen: 127.0.0.1:${port}\n  servers:\n   - 127.0.0.1:2:1\n`);
+  const p = spawn(Deno.execPath(), ["run", "-A", MAIN, "-c", f, "-s", String(freePort())]);
+  try {
+    await waitForPort(port, 15000);
+    assert.match(
+      p.stderr(),
+      /bind on admin addr '127\.0\.0\.1:22223' failed: .*; the admin endpoint is off \(set --admin-port\)/,
+    );
+  } finally {
+    await p.stop();
+    holder?.close();
+    Deno.removeSync(f);
+  }
+});
