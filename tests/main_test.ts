@@ -144,6 +144,7 @@ Deno.test("an admin port given on the command line that is taken stops the start
       r.stderr,
       new RegExp(`bind on admin addr '127.0.0.1:${adminPort}' failed: Address (already )?in use`),
     );
+    await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }), "the pool was never bound");
   } finally {
     busy.close();
     Deno.removeSync(f);
