@@ -1,7 +1,7 @@
 /**
  * The bench's settings: its cases and the environment knobs that size it (ROUNDS, CONNS, SECS, CASES,
- * REDIS_N_P1, REDIS_N_P16, MC_MAX, IDLE, RUN_TIMEOUT, TSPROXY_WORKERS), each bounded. Each knob's
- * default, bounds and meaning are defined once, here, and `deno task bench --help` prints them.
+ * REDIS_N_P1, REDIS_N_P16, MC_MAX, IDLE, RUN_TIMEOUT, TSPROXY_WORKERS, TSPROXY_B_FLAGS), each bounded.
+ * Each knob's default, bounds and meaning are defined once, here, and `deno task bench --help` prints them.
  */
 import type { McOp } from "./mc_batches.ts";
 
@@ -44,6 +44,8 @@ export interface Knobs {
   runTimeout: number;
   /** `--workers N` for a second tsproxy target, null for none. */
   workers: number | null;
+  /** Extra flags of the A/B target tsproxy-b, null for no such target. */
+  bFlags: string[] | null;
   cases: Case[];
 }
 
@@ -136,8 +138,23 @@ export const NUMERIC_KNOBS = {
 /** What CASES means; its default is every case. */
 export const CASES_MEANING = "comma-separated case names to run, in the table's order (unset: every case)";
 
+/** The A/B target's name: tsproxy with TSPROXY_B_FLAGS appended. */
+export const TSPROXY_B = "tsproxy-b";
+
+/** The knob that adds the A/B target, and the most words it takes. */
+export const B_FLAGS_KNOB = {
+  name: "TSPROXY_B_FLAGS",
+  maxWords: 16,
+  meaning: `adds an A/B target ${TSPROXY_B}: tsproxy plus these flags (split on whitespace, e.g. ` +
+    "'--admin-port=0'), reported over tsproxy per case (unset: no such target)",
+} as const;
+
 /** Every knob's name, as readKnobs reads them. */
-export const KNOB_NAMES: readonly string[] = [...Object.values(NUMERIC_KNOBS).map((k) => k.name), "CASES"];
+export const KNOB_NAMES: readonly string[] = [
+  ...Object.values(NUMERIC_KNOBS).map((k) => k.name),
+  "CASES",
+  B_FLAGS_KNOB.name,
+];
 
 function read(env: Record<string, string | undefined>, k: NumericKnob): number | null {
   const raw = env[k.name];
@@ -148,6 +165,20 @@ function read(env: Record<string, string | undefined>, k: NumericKnob): number |
   }
   if (k.integer && !Number.isInteger(n)) throw new Error(`${k.name}=${raw}: must be an integer`);
   return n;
+}
+
+/**
+ * TSPROXY_B_FLAGS as words, null when unset or blank. The first word must be a flag: tsproxy skips
+ * operands, so `admin-port=0` would silently run a B identical to A.
+ */
+function readFlags(env: Record<string, string | undefined>): string[] | null {
+  const { name, maxWords } = B_FLAGS_KNOB;
+  const raw = env[name] ?? "";
+  const words = raw.split(/\s+/).filter((w) => w !== "");
+  if (words.length === 0) return null;
+  if (words.length > maxWords) throw new Error(`${name}=${raw}: at most ${maxWords} words`);
+  if (!words[0].startsWith("-")) throw new Error(`${name}=${raw}: must start with a flag ('-...')`);
+  return words;
 }
 
 /** A knob with a default: never null. */
@@ -176,6 +207,7 @@ export function readKnobs(env: Record<string, string | undefined>): Knobs {
     idle: value(env, k.idle),
     runTimeout: value(env, k.runTimeout),
     workers: read(env, k.workers),
+    bFlags: readFlags(env),
     cases,
   };
 }
@@ -188,6 +220,11 @@ export function knobsHelp(): string {
     k.meaning,
   ]);
   rows.push(["CASES", "default unset, case names from the list below", CASES_MEANING]);
+  rows.push([
+    B_FLAGS_KNOB.name,
+    `default unset, at most ${B_FLAGS_KNOB.maxWords} words, the first a flag`,
+    B_FLAGS_KNOB.meaning,
+  ]);
   const width = Math.max(...rows.map((r) => r[0].length));
   const lines = rows.flatMap((
     [name, dflt, meaning],

@@ -2,10 +2,11 @@
  * `deno task bench`: tsproxy side by side with nutcracker 0.5.0 and the bare backends.
  *
  * Starts redis-server, memcached -t 1, nutcracker and tsproxy (and, with TSPROXY_WORKERS=N, tsproxy
- * --workers N) on free loopback ports; runs every case against every target, interleaved (the target
- * order rotates each round) and repeated ROUNDS times; measures each proxy's CPU time per request
- * around each load, its peak RSS, and its RSS with IDLE idle clients. Prints medians (ratios are
- * medians of per-round ratios) and writes them to bench/results/latest.json.
+ * --workers N; with TSPROXY_B_FLAGS, tsproxy-b: tsproxy plus those flags) on free loopback ports; runs
+ * every case against every target, interleaved (the target order rotates each round) and repeated
+ * ROUNDS times; measures each proxy's CPU time per request around each load, its peak RSS, and its RSS
+ * with IDLE idle clients. Prints medians (ratios are medians of per-round ratios; with tsproxy-b, also
+ * tsproxy-b over tsproxy per case) and writes them to bench/results/latest.json.
  *
  * Knobs: environment variables, defined with their defaults and bounds in knobs.ts; `--help` lists them.
  * Needs redis-server, redis-benchmark, memcached and nutcracker on PATH.
@@ -28,9 +29,10 @@ export function usage(): string {
 Runs tsproxy side by side with nutcracker 0.5.0 and the bare backends (redis-server, memcached -t 1),
 all started on free loopback ports: every case against every target, interleaved, ROUNDS times. Prints
 the medians (ratios are medians of per-round ratios), each proxy's CPU time per request, peak RSS and
-idle RSS, and writes them to bench/results/latest.json. Needs redis-server, redis-benchmark, memcached
-and nutcracker on PATH. Exits 0 when every load ran, 1 when one failed, 2 on a bad argument or knob
-or a missing binary.
+idle RSS, and writes them to bench/results/latest.json. TSPROXY_B_FLAGS adds an A/B target, tsproxy-b:
+the report then shows it over tsproxy (throughput and CPU per request) per case. Needs redis-server,
+redis-benchmark, memcached and nutcracker on PATH. Exits 0 when every load ran, 1 when one failed, 2 on
+a bad argument or knob or a missing binary.
 
 Knobs are environment variables, e.g. ROUNDS=3 CASES='redis get P1,mc mget10 P1' deno task bench:
 
@@ -86,7 +88,7 @@ async function warmUp(targets: Target[], k: Knobs): Promise<void> {
 }
 
 async function bench(k: Knobs, dir: string, procs: Started[]): Promise<BenchRecord> {
-  const fx = await startFixture(dir, k.workers);
+  const fx = await startFixture(dir, k);
   procs.push(...fx.procs);
   const targets = fx.targets;
   for (const [name, why] of Object.entries(fx.unavailable)) note(`${name}: not available (${why})`);
@@ -125,6 +127,7 @@ async function bench(k: Knobs, dir: string, procs: Started[]): Promise<BenchReco
       redisRequests: { p1: k.redisN1, p16: k.redisN16 },
       idleClients: k.idle,
       workers: k.workers,
+      tsproxyBFlags: k.bFlags,
     },
     targets: targets.map((t) => t.name),
     cases: k.cases.map(caseLabel),

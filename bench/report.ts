@@ -1,7 +1,9 @@
 /**
- * The bench's report (pure): medians of the samples, per-round ratios between targets, the aligned
- * table and memory lines it prints, and the JSON document it writes.
+ * The bench's report (pure): medians of the samples, per-round ratios between targets (and of the A/B
+ * target tsproxy-b over tsproxy), the aligned tables and memory lines it prints, and the JSON document
+ * it writes.
  */
+import { TSPROXY_B } from "./knobs.ts";
 
 /** One load's measurement on one target in one round (ops null when the load failed). */
 export interface Sample {
@@ -26,7 +28,15 @@ export interface IdleRss {
 
 /** Everything a run measured, with the settings it ran with. */
 export interface BenchRecord {
-  settings: { rounds: number; conns: number; mcSecs: number; memcachedThreads: number; [k: string]: unknown };
+  settings: {
+    rounds: number;
+    conns: number;
+    mcSecs: number;
+    memcachedThreads: number;
+    /** The flags tsproxy-b adds to tsproxy's. */
+    tsproxyBFlags?: string[] | null;
+    [k: string]: unknown;
+  };
   /** Targets in column order: `direct` (the backends), `nutcracker`, then the tsproxy variants. */
   targets: string[];
   /** Case labels in row order. */
@@ -47,7 +57,14 @@ export interface CaseSummary {
   ops: Record<string, number | null>;
   ratios: Record<string, number | null>;
   cpuUsPerOp: Record<string, { total: number; user: number | null } | null>;
+  /** tsproxy-b over tsproxy (medians of per-round ratios), when both ran. */
+  ab?: { opsPerSec: number | null; cpuUsPerOp: number | null };
 }
+
+/** The A/B pair: tsproxy-b, then the tsproxy it is compared with. */
+export const AB_PAIR = [TSPROXY_B, "tsproxy"] as const;
+
+const hasAb = (targets: readonly string[]) => AB_PAIR.every((t) => targets.includes(t));
 
 /** Median of the numbers, null for none. */
 export function median(xs: readonly number[]): number | null {
@@ -57,11 +74,21 @@ export function median(xs: readonly number[]): number | null {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-/** Median over rounds of a's ops/s divided by b's in the same round (rounds where both succeeded). */
-export function perRoundRatio(a: readonly Sample[], b: readonly Sample[]): number | null {
-  const byRound = new Map(b.filter((s) => s.opsPerSec).map((s) => [s.round, s.opsPerSec!]));
-  const ratios = a.filter((s) => s.opsPerSec && byRound.has(s.round))
-    .map((s) => s.opsPerSec! / byRound.get(s.round)!);
+/** What a ratio compares in a sample; null when not measured. */
+export type Measure = (s: Sample) => number | null;
+
+/**
+ * Median over rounds of a's measure (ops/s unless told) divided by b's in the same round, over the
+ * rounds where both are positive (a failed load has none; a CPU time under a clock tick reads 0).
+ */
+export function perRoundRatio(
+  a: readonly Sample[],
+  b: readonly Sample[],
+  measure: Measure = (s) => s.opsPerSec,
+): number | null {
+  const byRound = new Map(b.filter((s) => measure(s)).map((s) => [s.round, measure(s)!]));
+  const ratios = a.filter((s) => measure(s) && byRound.has(s.round))
+    .map((s) => measure(s)! / byRound.get(s.round)!);
   return median(ratios);
 }
 
@@ -97,6 +124,10 @@ export function summarizeCase(samples: Record<string, Sample[]>, targets: readon
     const user = median(ok.flatMap((s) => s.userUsPerOp === null ? [] : [s.userUsPerOp]));
     out.cpuUsPerOp[p] = total === null ? null : { total, user };
   }
+  if (hasAb(targets)) {
+    const [b, a] = AB_PAIR.map((t) => samples[t] ?? []);
+    out.ab = { opsPerSec: perRoundRatio(b, a), cpuUsPerOp: perRoundRatio(b, a, (s) => s.cpuUsPerOp) };
+  }
   return out;
 }
 
@@ -115,6 +146,24 @@ export function alignTable(rows: readonly string[][]): string[] {
 }
 
 const mib = (kb: number) => (kb / 1024).toFixed(1);
+const ratioCell = (v: number | null | undefined) => v?.toFixed(2) ?? "-";
+
+/** The A/B table, tsproxy-b over tsproxy per case; none unless both ran. */
+export function renderAb(r: BenchRecord, cases: Record<string, CaseSummary>): string[] {
+  if (!hasAb(r.targets)) return [];
+  const [b, a] = AB_PAIR;
+  const flags = r.settings.tsproxyBFlags?.join(" ") ?? "?";
+  const rows = [["case", "ops/s", "cpu us/op"]];
+  for (const label of r.cases) {
+    const ab = cases[label].ab;
+    rows.push([label, ratioCell(ab?.opsPerSec), ratioCell(ab?.cpuUsPerOp)]);
+  }
+  return [
+    `A/B: ${b} (${a} + ${flags}) over ${a}, medians of per-round ratios` +
+    ` (ops/s above 1: ${b} faster; cpu us/op below 1: ${b} cheaper)`,
+    ...alignTable(rows),
+  ];
+}
 
 /** The lines the bench prints. */
 export function renderReport(r: BenchRecord, cases: Record<string, CaseSummary>): string[] {
@@ -132,7 +181,7 @@ export function renderReport(r: BenchRecord, cases: Record<string, CaseSummary>)
     rows.push([
       label,
       ...r.targets.map((t) => formatOps(c.ops[t])),
-      ...pairs.map(([a, b]) => c.ratios[`${shortName(a)}/${shortName(b)}`]?.toFixed(2) ?? "-"),
+      ...pairs.map(([a, b]) => ratioCell(c.ratios[`${shortName(a)}/${shortName(b)}`])),
       ...proxies.map((p) => {
         const u = c.cpuUsPerOp[p];
         return u === null ? "-" : `${u.total.toFixed(2)} (usr ${u.user?.toFixed(2) ?? "-"})`;
@@ -146,6 +195,7 @@ export function renderReport(r: BenchRecord, cases: Record<string, CaseSummary>)
     ...alignTable(rows),
     "cpu us/op = proxy CPU time per request, user+sys of its process tree, all threads (clock-tick resolution);" +
     " ratios = median of per-round ratios",
+    ...renderAb(r, cases),
   ];
   for (const [name, kb] of Object.entries(r.peakRssKb)) {
     lines.push(`peak RSS ${name.padEnd(12)} ${mib(kb).padStart(7)} MiB`);

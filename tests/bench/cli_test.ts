@@ -40,6 +40,8 @@ Deno.test("the help documents every knob readKnobs reads, with its default and b
     assert.throws(() => readKnobs({ [k.name]: String(k.hi + 1) }), new RegExp(`${k.name}=`));
   }
   assert.match(help, /^ {2}CASES +default unset/m);
+  assert.match(help, /^ {2}TSPROXY_B_FLAGS +default unset, at most 16 words, the first a flag$/m);
+  assert.match(help, /adds an A\/B target tsproxy-b: tsproxy plus these flags/);
   for (const c of ALL_CASES) assert.ok(help.includes(caseLabel(c)), caseLabel(c));
   assert.ok(usage().includes(help));
 });

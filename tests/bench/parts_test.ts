@@ -4,7 +4,7 @@ import { parseMcLoadOutput, parseRedisCsv } from "../../bench/loads.ts";
 import { buildBatch, buildBatches, mcKey, preloadBatches } from "../../bench/mc_batches.ts";
 import { parseMcLoadArgs } from "../../bench/mc_load.ts";
 import { statFields, statusKb } from "../../bench/proc_stats.ts";
-import { poolsYaml } from "../../bench/targets.ts";
+import { poolsYaml, setsAdminPort, withAdminPort } from "../../bench/targets.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const shape = { keys: 1000, vsize: 3, mgetKeys: 2, pipeline: 2 };
@@ -58,6 +58,44 @@ Deno.test("knobs: defaults, bounds and case selection", () => {
   assert.equal(sel.workers, 2);
   assert.throws(() => readKnobs({ ROUNDS: "0" }), /ROUNDS/);
   assert.throws(() => readKnobs({ CASES: "mc get P2" }), /unknown mc get P2/);
+});
+
+Deno.test("TSPROXY_B_FLAGS: unset or blank adds no target; words split on whitespace; bounded, flag first", () => {
+  assert.equal(readKnobs({}).bFlags, null);
+  assert.equal(readKnobs({ TSPROXY_B_FLAGS: " \t " }).bFlags, null);
+  assert.deepEqual(readKnobs({ TSPROXY_B_FLAGS: "--admin-port=0" }).bFlags, ["--admin-port=0"]);
+  assert.deepEqual(readKnobs({ TSPROXY_B_FLAGS: " --workers\t2  -m 1024\n" }).bFlags, [
+    "--workers",
+    "2",
+    "-m",
+    "1024",
+  ]);
+  assert.equal(readKnobs({ TSPROXY_B_FLAGS: Array(16).fill("-v").join(" ") }).bFlags?.length, 16);
+  assert.throws(
+    () => readKnobs({ TSPROXY_B_FLAGS: Array(17).fill("-v").join(" ") }),
+    /^Error: TSPROXY_B_FLAGS=.*: at most 16 words$/,
+  );
+  // An operand first: tsproxy would skip it and run a B identical to A.
+  assert.throws(
+    () => readKnobs({ TSPROXY_B_FLAGS: "admin-port=0" }),
+    /^Error: TSPROXY_B_FLAGS=admin-port=0: must start with a flag/,
+  );
+});
+
+Deno.test("each tsproxy target gets its own admin port unless its flags set one", () => {
+  assert.deepEqual(withAdminPort([], 4000), ["--admin-port=4000"]);
+  assert.deepEqual(withAdminPort(["--workers", "2"], 4000), ["--workers", "2", "--admin-port=4000"]);
+  for (
+    const flags of [["--admin-port=0"], ["-v", "5", "--admin-port", "0"], ["--admin-p=0"], ["--admin-po=9"]]
+  ) {
+    assert.ok(setsAdminPort(flags), flags.join(" "));
+    assert.deepEqual(withAdminPort(flags, 4000), flags);
+  }
+  // --admin-addr alone, an abbreviation as ambiguous as `--admin-` or a word after `--` leave it unset.
+  for (const flags of [["--admin-addr=127.0.0.2"], ["--admin-=0"], ["--", "--admin-port=0"]]) {
+    assert.ok(!setsAdminPort(flags), flags.join(" "));
+    assert.deepEqual(withAdminPort(flags, 4000), [...flags, "--admin-port=4000"]);
+  }
 });
 
 Deno.test("/proc parsing and the pools YAML", () => {

@@ -6,6 +6,7 @@ import {
   median,
   perRoundRatio,
   ratioPairs,
+  renderAb,
   resultDocument,
   type Sample,
   summarizeCase,
@@ -25,6 +26,13 @@ Deno.test("ratios pair rounds and skip failed loads", () => {
   const b = [s(0, 50), s(1, 100), s(2, 100)];
   assert.equal(perRoundRatio(a, b), 2.5); // median of 2 and 3; round 1 failed on a
   assert.equal(perRoundRatio([s(0, 10)], [s(1, 10)]), null);
+});
+
+Deno.test("a ratio of another measure pairs rounds where both are positive", () => {
+  const cpu = (x: Sample) => x.cpuUsPerOp;
+  const a = [s(0, 1, 3), s(1, 1, 0), s(2, 1, 4)];
+  const b = [s(0, 1, 2), s(1, 1, 2), s(2, 1, 2)];
+  assert.equal(perRoundRatio(a, b, cpu), 1.75); // median of 1.5 and 2; round 1 read 0 on a
 });
 
 Deno.test("ratio columns: nc over direct, then each tsproxy variant over nc", () => {
@@ -84,4 +92,78 @@ Deno.test("the result document carries the printed table and memory lines", () =
   assert.match(text, /^not available: tsproxy-w2: exited with code 1$/m);
   assert.match(text, /^ERROR round 1 mc get P1 tsproxy: boom$/m);
   assert.match(text, /^bench time 12s; logs in \/tmp\/x$/m);
+});
+
+Deno.test("tsproxy-b is a target like the others, and an A/B table shows it over tsproxy per case", () => {
+  const targets = ["direct", "nutcracker", "tsproxy", "tsproxy-b"];
+  const r: BenchRecord = {
+    settings: { rounds: 3, conns: 50, mcSecs: 1.3, memcachedThreads: 1, tsproxyBFlags: ["--admin-port=0"] },
+    targets,
+    cases: ["redis get P1", "mc get P16"],
+    samples: {
+      "redis get P1": {
+        direct: [s(0, 100_000), s(1, 100_000), s(2, 100_000)],
+        nutcracker: [s(0, 50_000, 10, 5), s(1, 50_000, 10, 5), s(2, 50_000, 10, 5)],
+        tsproxy: [s(0, 60_000, 8, 4), s(1, 50_000, 10, 5), s(2, 40_000, 10, 5)],
+        // Per round over tsproxy: ops 1.1, 1.2, 1.5; cpu 0.75, 0.9, 0.8.
+        "tsproxy-b": [s(0, 66_000, 6, 3), s(1, 60_000, 9, 4), s(2, 60_000, 8, 4)],
+      },
+      "mc get P16": {
+        direct: [s(0, 100_000)],
+        nutcracker: [s(0, 50_000, 10, 5)],
+        tsproxy: [s(0, 60_000, 8, 4)],
+        "tsproxy-b": [s(0, null)],
+      },
+    },
+    peakRssKb: { nutcracker: 2048, tsproxy: 102400, "tsproxy-b": 98304 },
+    idle: {},
+    unavailable: {},
+    errors: [],
+    benchSecs: 30,
+    logDir: "/tmp/x",
+  };
+  const doc = resultDocument(r, new Date(0));
+  assert.deepEqual(doc.targets, targets);
+  assert.deepEqual(doc.settings.tsproxyBFlags, ["--admin-port=0"]);
+  const get = doc.cases["redis get P1"];
+  assert.equal(get.ratios["tsproxy-b/nc"], 1.2);
+  assert.deepEqual(get.cpuUsPerOp["tsproxy-b"], { total: 8, user: 4 });
+  assert.equal(get.ab?.opsPerSec, 1.2);
+  assert.equal(get.ab?.cpuUsPerOp, 0.8);
+  assert.deepEqual(doc.cases["mc get P16"].ab, { opsPerSec: null, cpuUsPerOp: null });
+
+  const text = doc.lines.join("\n");
+  assert.match(
+    text,
+    /^case +direct ops\/s +nutcracker ops\/s +tsproxy ops\/s +tsproxy-b ops\/s +nc\/direct +tsproxy\/nc +tsproxy-b\/nc +nc cpu us\/op +tsproxy cpu us\/op +tsproxy-b cpu us\/op$/m,
+  );
+  assert.match(text, /^peak RSS tsproxy-b +96\.0 MiB$/m);
+  assert.deepEqual(renderAb(r, doc.cases), [
+    "A/B: tsproxy-b (tsproxy + --admin-port=0) over tsproxy, medians of per-round ratios" +
+    " (ops/s above 1: tsproxy-b faster; cpu us/op below 1: tsproxy-b cheaper)",
+    "case          ops/s  cpu us/op",
+    "redis get P1   1.20       0.80",
+    "mc get P16        -          -",
+  ]);
+  assert.ok(text.includes(renderAb(r, doc.cases).join("\n")), "the A/B table is printed");
+});
+
+Deno.test("no A/B table or figures unless both tsproxy and tsproxy-b ran", () => {
+  const samples = { tsproxy: [s(0, 10, 1)], "tsproxy-b": [s(0, 10, 1)] };
+  assert.equal(summarizeCase(samples, ["direct", "tsproxy"]).ab, undefined);
+  const r: BenchRecord = {
+    settings: { rounds: 1, conns: 50, mcSecs: 1.3, memcachedThreads: 1 },
+    targets: ["direct", "nutcracker", "tsproxy"],
+    cases: ["mc get P1"],
+    samples: { "mc get P1": samples },
+    peakRssKb: {},
+    idle: {},
+    unavailable: {},
+    errors: [],
+    benchSecs: 1,
+    logDir: "/tmp/x",
+  };
+  const doc = resultDocument(r, new Date(0));
+  assert.deepEqual(renderAb(r, doc.cases), []);
+  assert.ok(!doc.lines.some((l) => l.startsWith("A/B")));
 });
