@@ -166,8 +166,7 @@ export function buildView(cur: Scrape, prev?: Scrape): View {
       openFds: gauge("process_open_fds", [])(all),
       cpuPercent: cpu === undefined ? undefined : cpu * 100,
       clients: total([...sumBy(cur.families, "tsproxy_pool_client_connections", P).values()]),
-      // The brief names the gauge tsproxy_connections; the admin endpoint serves tsproxy_open_connections.
-      connections: gauge("tsproxy_connections", [])(all) ?? gauge("tsproxy_open_connections", [])(all),
+      connections: gauge("tsproxy_open_connections", [])(all),
       totalConnections: gauge("tsproxy_connections_total", [])(all),
     },
     pools,

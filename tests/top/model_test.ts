@@ -190,7 +190,7 @@ Deno.test("the header sums process_* over --workers processes, uptime from the e
     `process_cpu_seconds_total{process="0"} ${cpu}`,
     `process_cpu_seconds_total{process="1"} ${cpu}`,
     "tsproxy_heap_used_bytes 500",
-    "tsproxy_connections 9",
+    "tsproxy_open_connections 9",
     "tsproxy_connections_total 123",
     'tsproxy_pool_client_connections{pool="a"} 2',
     'tsproxy_pool_client_connections{pool="b"} 3',
