@@ -104,7 +104,8 @@ Deno.test("with --workers, a dead server is ejected by every worker", async () =
 });
 
 Deno.test({
-  name: "with --workers, the supervisor's /metrics sums the workers and names each process; SIGTERM drains them all and exits 0",
+  name:
+    "with --workers, the supervisor's /metrics sums the workers and names each process; SIGTERM drains them all and exits 0",
   ...needsPromParser(),
   async fn() {
     const fake = await FakeMemcached.start();
@@ -139,7 +140,9 @@ Deno.test({
       w = await Wire.connect(port);
       const before = fake.stats.requests;
       await w.send("get slow\r\n");
-      for (let i = 0; i < 200 && fake.stats.requests === before; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 200 && fake.stats.requests === before; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       proxy.child.kill("SIGTERM");
       const r = await w.replies(new MemcacheReplyParser(), 1, 10000);
       assert.equal(new TextDecoder().decode(r.replies[0]), "END\r\n");
