@@ -20,6 +20,7 @@ import { setupLog } from "../src/log.ts";
 import { serveAdmin } from "../src/admin/admin_server.ts";
 import { ProcessMetrics } from "../src/metrics/process_metrics.ts";
 import { BUILD } from "../src/version.ts";
+import type { ReloadOutcome } from "../src/reload.ts";
 import { type StatsSnapshot, takeSnapshot } from "../src/stats/snapshot.ts";
 import { serveStats } from "../src/stats/stats_server.ts";
 
@@ -225,13 +226,25 @@ async function startBackend(server: ServerConfig, redis: boolean): Promise<Backe
 }
 
 /** How to talk to each pool and to the stats port. */
+/** The demo's pools are its backends': a configuration change needs a restart of the demo. */
+function refuseReload(): Promise<ReloadOutcome> {
+  return Promise.resolve({
+    ok: false,
+    changed: false,
+    checksum: "",
+    summary: "the configuration in force is kept",
+    error: "deno task start does not reload its configuration: stop it and start it again",
+    ms: 0,
+  });
+}
+
 /**
  * The admin endpoint on its default address, for `deno task top`; the demo goes on without it
  * when that port is taken. Returns its URL, or null.
  */
 function serveDemoAdmin(snapshot: () => Promise<StatsSnapshot>): string | null {
   try {
-    serveAdmin(ADMIN_ADDR, ADMIN_PORT, { snapshot, build: BUILD });
+    serveAdmin(ADMIN_ADDR, ADMIN_PORT, { snapshot, reload: refuseReload, build: BUILD });
     return `http://${ADMIN_ADDR}:${ADMIN_PORT}`;
   } catch {
     return null;
@@ -318,7 +331,7 @@ async function main(): Promise<number> {
     const pools = await createPools(config, MBUF_SIZE, protocolFor, true);
     const health = new ProcessMetrics();
     const snapshot = (withHealth: boolean) =>
-      takeSnapshot(pools, { listening: true, health: withHealth ? health.snapshot() : null });
+      takeSnapshot(pools, { listening: true, health: withHealth ? health.snapshot() : null, reload: null });
     serveStats(STATS_ADDR, statsPort, () => Promise.resolve(snapshot(false)));
     startProxy(pools, MBUF_SIZE);
     health.start();

@@ -3,14 +3,24 @@
  * stats port -> pools.
  */
 import { type CliOptions, parseCli, testConfigMessage } from "./cli.ts";
-import { ConfigError, loadConfig } from "./config/load.ts";
-import type { Config } from "./config/types.ts";
+import { ConfigError, loadConfig, type LoadedConfig, readConfigFile } from "./config/load.ts";
 import { errorMessage } from "./core/errors.ts";
-import { activity, createPools, type Proxy, startProxy } from "./core/proxy.ts";
-import { drainClients } from "./core/drain.ts";
+import { activity, createPools, Proxy } from "./core/proxy.ts";
+import { describeChanges, reloadProxy } from "./core/reload.ts";
+import { Reloader, type ReloadOutcome } from "./reload.ts";
+import type { StatsSnapshot } from "./stats/snapshot.ts";
+import { drainPools } from "./core/drain.ts";
 import { serveAdmin } from "./admin/admin_server.ts";
 import { ProcessMetrics } from "./metrics/process_metrics.ts";
-import { exitProcess, installStopSignals, onDrain, writePidFile } from "./lifecycle.ts";
+import {
+  exitProcess,
+  installStopSignals,
+  onDrain,
+  onReload,
+  reloadNow,
+  shutRuntimeInspector,
+  writePidFile,
+} from "./lifecycle.ts";
 import { BUILD } from "./version.ts";
 import { protocolFor } from "./protocol/index.ts";
 import { startIdleCollector } from "./core/idle_gc.ts";
@@ -18,7 +28,7 @@ import { Level, log, logAlways, logSignal, reopenLog, setupLog, shiftLogLevel } 
 import { selfArgs } from "./self_command.ts";
 import { takeSnapshot } from "./stats/snapshot.ts";
 import { serveStats } from "./stats/stats_server.ts";
-import { serveSnapshots } from "./workers/control.ts";
+import { serveControl } from "./workers/control.ts";
 import { superviseWorkers } from "./workers/supervisor.ts";
 
 const encoder = new TextEncoder();
@@ -67,11 +77,12 @@ export async function main(args: string[]): Promise<number> {
  */
 export function startAdmin(
   opts: CliOptions,
-  snapshot: () => Promise<import("./stats/snapshot.ts").StatsSnapshot>,
+  snapshot: () => Promise<StatsSnapshot>,
+  reload: () => Promise<ReloadOutcome>,
 ): Deno.HttpServer | null {
   if (opts.adminPort === 0) return null;
   try {
-    return serveAdmin(opts.adminAddr, opts.adminPort, { snapshot, build: BUILD });
+    return serveAdmin(opts.adminAddr, opts.adminPort, { snapshot, reload, build: BUILD });
   } catch (err) {
     if (opts.adminExplicit) throw err;
     log(Level.WARN, "admin", `${errorMessage(err)}; the admin endpoint is off (set --admin-port)`);
@@ -80,9 +91,9 @@ export function startAdmin(
 }
 
 async function start(opts: CliOptions, args: string[]): Promise<number> {
-  let config: Config;
+  let loaded: LoadedConfig;
   try {
-    config = await loadConfig(opts.confFile);
+    loaded = await readConfigFile(opts.confFile);
   } catch (err) {
     log(Level.ERR, "conf", err instanceof ConfigError ? err.message : errorMessage(err));
     stderr(`nutcracker: configuration file '${opts.confFile}' syntax is invalid\n`);
@@ -90,8 +101,15 @@ async function start(opts: CliOptions, args: string[]): Promise<number> {
   }
   const worker = opts.worker;
   if (opts.workers > 1 && worker === null) {
-    return await superviseWorkers(args, opts, (snapshot) => startAdmin(opts, snapshot));
+    return await superviseWorkers(
+      args,
+      opts,
+      loaded.checksum,
+      (snapshot: () => Promise<StatsSnapshot>, reload: () => Promise<ReloadOutcome>) =>
+        startAdmin(opts, snapshot, reload),
+    );
   }
+  const config = loaded.config;
   let stats: Deno.Listener | null = null;
   let admin: Deno.HttpServer | null = null;
   // Metrics are kept while an admin endpoint serves them (a worker's supervisor serves its).
@@ -102,19 +120,33 @@ async function start(opts: CliOptions, args: string[]): Promise<number> {
     // The stats port comes up before the pools, as in nutcracker: once a pool accepts, stats answer.
     // A worker hands its counters to its supervisor, which serves the stats port for all of them.
     const pools = await createPools(config, opts.mbufSize, protocolFor, health !== null);
-    let listening = false;
-    const snapshot = (withHealth: boolean) =>
-      takeSnapshot(pools, { listening, health: withHealth ? health?.snapshot() ?? null : null });
-    stats = worker === null
-      ? serveStats(opts.statsAddr, opts.statsPort, () => Promise.resolve(snapshot(false)))
-      : serveSnapshots(worker.control, () => snapshot(true));
-    if (worker === null) admin = startAdmin(opts, () => Promise.resolve(snapshot(true)));
-    health?.start();
-    const proxy = startProxy(pools, opts.mbufSize, {
+    const proxy = new Proxy(pools, opts.mbufSize, {
       reusePort: worker !== null,
       skipUnix: (worker?.index ?? 0) > 0,
     });
+    const reloader = new Reloader(opts.confFile, loaded.checksum, async (next) => {
+      const reload = { protocolFor, metrics: health !== null, drainMs: opts.drainTimeout };
+      return { summary: describeChanges(await reloadProxy(proxy, next, reload)) };
+    });
+    let listening = false;
+    const snapshot = (withHealth: boolean) =>
+      takeSnapshot(proxy.pools, {
+        listening,
+        health: withHealth ? health?.snapshot() ?? null : null,
+        reload: reloader.state,
+      });
+    const reload = () => reloader.reload();
+    stats = worker === null
+      ? serveStats(opts.statsAddr, opts.statsPort, () => Promise.resolve(snapshot(false)))
+      : serveControl(worker.control, {
+        snapshot: () => snapshot(true),
+        reload: (checksum: string) => reloader.reload(checksum),
+      });
+    if (worker === null) admin = startAdmin(opts, () => Promise.resolve(snapshot(true)), reload);
+    health?.start();
+    proxy.serve(proxy.bind(pools));
     listening = true;
+    onReload(reload);
     onDrain(() => {
       listening = false;
       return drain(proxy, opts.drainTimeout);
@@ -123,7 +155,7 @@ async function start(opts: CliOptions, args: string[]): Promise<number> {
     // (3.5 MiB on an empty listener, 2 MiB off a fresh tsproxy): the collector starts with the first client.
     proxy.firstClient.then(() =>
       startIdleCollector({
-        activity: () => activity(pools),
+        activity: () => activity(proxy.pools),
         intervalMs: IDLE_GC_INTERVAL_MS,
         minHeapBytes: 16 << 20,
       })
@@ -141,7 +173,7 @@ async function start(opts: CliOptions, args: string[]): Promise<number> {
 /** SIGTERM: no more clients; those open are answered and closed within `timeoutMs`. */
 async function drain(proxy: Proxy, timeoutMs: number): Promise<void> {
   proxy.close();
-  await drainClients(timeoutMs);
+  await drainPools(proxy.pools, timeoutMs);
 }
 
 async function testConf(file: string): Promise<number> {
@@ -187,8 +219,15 @@ function installSignals(): void {
     line("signal 1 (SIGHUP) received, reopening log file");
     reopenLog();
   });
-  add("SIGUSR1", () => line("signal 10 (SIGUSR1) received"));
-  add("SIGUSR2", () => line("signal 12 (SIGUSR2) received"));
+  add("SIGUSR1", () => {
+    line("signal 10 (SIGUSR1) received");
+    shutRuntimeInspector();
+    reloadNow();
+  });
+  add("SIGUSR2", () => {
+    line("signal 12 (SIGUSR2) received");
+    reloadNow();
+  });
   installStopSignals(add);
 }
 

@@ -7,11 +7,14 @@ import { type BuildInfo, CONTENT_TYPE, metricsText } from "../metrics/exposition
 import type { StatsSnapshot } from "../stats/snapshot.ts";
 import { currentHeader, statsJson } from "../stats/stats_json.ts";
 import { readiness } from "./readiness.ts";
+import type { ReloadOutcome } from "../reload.ts";
 
 /** What the endpoint serves from. */
 export interface AdminSource {
   /** This process's counters, or all workers' summed. */
   snapshot(): Promise<StatsSnapshot>;
+  /** Reloads the configuration file (POST /reload). */
+  reload(): Promise<ReloadOutcome>;
   build: BuildInfo;
 }
 
@@ -24,10 +27,20 @@ function text(body: string, status = 200, type = TEXT): Response {
 /** Answers one admin request. */
 export async function handleAdmin(req: Request, source: AdminSource): Promise<Response> {
   const path = new URL(req.url).pathname;
-  const routes = ["/metrics", "/stats", "/healthz", "/ready"];
+  const routes = ["/metrics", "/stats", "/healthz", "/ready", "/reload"];
   if (!routes.includes(path)) return text(`not found; try ${routes.join(", ")}\n`, 404);
-  if (req.method !== "GET" && req.method !== "HEAD") {
-    return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+  const allowed = path === "/reload" ? ["POST"] : ["GET", "HEAD"];
+  if (!allowed.includes(req.method)) {
+    return new Response("method not allowed\n", { status: 405, headers: { allow: allowed.join(", ") } });
+  }
+  if (path === "/reload") {
+    const outcome = await source.reload();
+    // 422: the file was refused (the configuration in force is kept); 500: workers disagreed.
+    const status = outcome.ok ? 200 : outcome.changed ? 500 : 422;
+    return new Response(JSON.stringify(outcome) + "\n", {
+      status,
+      headers: { "content-type": "application/json" },
+    });
   }
   if (path === "/healthz") return text("ok\n");
   let snap: StatsSnapshot;

@@ -62,7 +62,18 @@ export async function parseConfig(text: string, file: string): Promise<Config> {
 
 /** Reads and parses a configuration file; a file that cannot be read is a ConfigError too. */
 export async function loadConfig(file: string): Promise<Config> {
-  let bytes: Uint8Array;
+  return (await readConfigFile(file)).config;
+}
+
+/** A configuration read from its file, with the SHA-256 of the file's bytes (hex). */
+export interface LoadedConfig {
+  config: Config;
+  checksum: string;
+}
+
+/** loadConfig, also giving the checksum of the very bytes parsed (reloads compare it). */
+export async function readConfigFile(file: string): Promise<LoadedConfig> {
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = await Deno.readFile(file);
   } catch (e) {
@@ -81,5 +92,7 @@ export async function loadConfig(file: string): Promise<Config> {
   } catch (e) {
     throw e instanceof YamlError ? yamlSyntaxError(e) : e;
   }
-  return await parseConfig(text, file);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  const checksum = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  return { config: await parseConfig(text, file), checksum };
 }

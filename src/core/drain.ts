@@ -1,10 +1,12 @@
 /**
- * Graceful stop: once the listeners are closed, every client is closed as soon as the requests it
- * sent are answered; past the deadline the rest are failed with an error reply and closed.
+ * Graceful stop of pools whose listeners are closed (all of them on SIGTERM, removed ones on a
+ * reload): every client is closed as soon as the requests it sent are answered; past the deadline
+ * the rest are failed with an error reply and closed.
  */
 import { Level, log } from "../log.ts";
 import { SHUTDOWN_REASON } from "./errors.ts";
-import { openClients } from "./listener.ts";
+import type { ClientConnection } from "./client_connection.ts";
+import type { Pool } from "./pool.ts";
 
 /** What a drain found and left, for its log lines. */
 export interface DrainReport {
@@ -20,33 +22,45 @@ export interface DrainReport {
 /** How long closed clients' last replies get to be written after the deadline. */
 const FLUSH_MS = 1000;
 
-/** Resolves once no client is open, or after `ms`. */
-function allClosed(ms: number): Promise<void> {
-  if (openClients.all.size === 0) return Promise.resolve();
+function openClients(pools: readonly Pool[]): ClientConnection[] {
+  return pools.flatMap((p) => [...p.clients]);
+}
+
+/** Resolves once no client of `pools` is open, or after `ms`. */
+function allClosed(pools: readonly Pool[], ms: number): Promise<void> {
+  const waiting = pools.filter((p) => p.clients.size > 0);
+  if (waiting.length === 0) return Promise.resolve();
   return new Promise((resolve) => {
+    let left = waiting.length;
     const timer = setTimeout(done, ms);
     function done() {
       clearTimeout(timer);
-      openClients.onEmpty = null;
+      for (const p of waiting) p.onNoClients = null;
       resolve();
     }
-    openClients.onEmpty = done;
+    for (const p of waiting) {
+      p.onNoClients = () => {
+        p.onNoClients = null;
+        if (--left === 0) done();
+      };
+    }
   });
 }
 
-/** The pending requests of every open client. */
-function pendingRequests(): number {
-  let n = 0;
-  for (const c of openClients.all) n += c.pending;
-  return n;
-}
-
-/** Drains every open client (the listeners must be closed already) within `timeoutMs`. */
-export async function drainClients(timeoutMs: number): Promise<DrainReport> {
+/**
+ * Drains every open client of `pools` (their listeners must be closed already) within `timeoutMs`;
+ * `what` names the drain in its two log lines.
+ */
+export async function drainPools(
+  pools: readonly Pool[],
+  timeoutMs: number,
+  what = "drain",
+): Promise<DrainReport> {
   const started = performance.now();
+  const clients = openClients(pools);
   const report: DrainReport = {
-    clients: openClients.all.size,
-    requests: pendingRequests(),
+    clients: clients.length,
+    requests: clients.reduce((n, c) => n + c.pending, 0),
     abortedClients: 0,
     failedRequests: 0,
     ms: 0,
@@ -54,20 +68,21 @@ export async function drainClients(timeoutMs: number): Promise<DrainReport> {
   log(
     Level.NOTICE,
     "core",
-    `drain started: ${report.clients} clients with ${report.requests} requests in flight; deadline ${timeoutMs} ms`,
+    `${what} started: ${report.clients} clients with ${report.requests} requests in flight; deadline ${timeoutMs} ms`,
   );
-  for (const c of [...openClients.all]) c.drain();
-  await allClosed(timeoutMs);
-  if (openClients.all.size > 0) {
-    report.abortedClients = openClients.all.size;
-    for (const c of [...openClients.all]) report.failedRequests += c.abort(SHUTDOWN_REASON);
-    await allClosed(FLUSH_MS);
+  for (const c of clients) c.drain();
+  await allClosed(pools, timeoutMs);
+  const left = openClients(pools);
+  if (left.length > 0) {
+    report.abortedClients = left.length;
+    for (const c of left) report.failedRequests += c.abort(SHUTDOWN_REASON);
+    await allClosed(pools, FLUSH_MS);
   }
   report.ms = Math.round(performance.now() - started);
   log(
     Level.NOTICE,
     "core",
-    `drain done in ${report.ms} ms: ${
+    `${what} done in ${report.ms} ms: ${
       report.clients - report.abortedClients
     } clients closed once answered, ` +
       `${report.abortedClients} at the deadline with ${report.failedRequests} requests failed`,

@@ -26,12 +26,6 @@ export function bindListener(listen: ListenConfig, reusePort: boolean): Deno.Lis
 /** Client connections of all pools, against the process-wide cap. */
 export const clientCount = { current: 0, max: Infinity };
 
-/** Every open client connection (a graceful stop drains them), and who waits for none to be left. */
-export const openClients = {
-  all: new Set<ClientConnection>(),
-  onEmpty: null as (() => void) | null,
-};
-
 /**
  * Accepts clients until the listener closes, calling `onAccept` for each one served. A client over the
  * pool's client_connections, or over the process-wide cap derived from the fd limit, is closed at once,
@@ -85,10 +79,10 @@ export async function acceptClients(
     onAccept();
     const client: ClientConnection = new ClientConnection(conn, pool, mbufSize, () => {
       clientCount.current--;
-      openClients.all.delete(client);
-      if (openClients.all.size === 0) openClients.onEmpty?.();
+      pool.clients.delete(client);
+      if (pool.clients.size === 0) pool.onNoClients?.();
     });
-    openClients.all.add(client);
+    pool.clients.add(client);
     client.run();
   }
   connectionCounts.current--;

@@ -12,6 +12,7 @@ import { Histogram } from "../metrics/histogram.ts";
 import { PoolMetrics } from "../metrics/pool_metrics.ts";
 import { now as clockNow } from "./clock.ts";
 import { HOST_DOWN_REASON, REFUSED_REASON, resolveErrorReason, socketErrorReason } from "./errors.ts";
+import type { ClientConnection } from "./client_connection.ts";
 import type { ReplySlot } from "./request.ts";
 import { isAddress, lookupAll } from "./resolve.ts";
 import { ServerConnection, type ServerConnectionOptions, type ServerOwner } from "./server_connection.ts";
@@ -29,14 +30,30 @@ export class Server implements ServerOwner {
   #resolveError: string | null = null;
   #resolving = false;
 
-  /** The server as log lines name it: its `host:port:weight` (nutcracker's pname, without the name). */
-  readonly label: string;
   /** Round trips (queued to reply read), while metrics are on. */
   readonly latency: Histogram | null;
+  /** It left the pool on a reload: its connections close once their requests are answered. */
+  retired = false;
 
-  constructor(readonly config: ServerConfig, readonly index: number, readonly pool: Pool) {
-    this.label = config.raw.trim().split(/\s+/)[0];
+  /** `config` changes on a reload that keeps the server (its weight or name). */
+  constructor(public config: ServerConfig, readonly pool: Pool) {
     this.latency = pool.metrics === null ? null : new Histogram();
+  }
+
+  /** The server as log lines name it: its `host:port:weight` (nutcracker's pname, without the name). */
+  get label(): string {
+    return this.config.raw.trim().split(/\s+/)[0];
+  }
+
+  /** Where the server is: a reload keeps a server (and its connections) whose address stays. */
+  get address(): string {
+    return addressOf(this.config);
+  }
+
+  /** Leaves the pool: no request is routed to it any more, and its connections close once idle. */
+  retire(): void {
+    this.retired = true;
+    for (const c of [...this.connections]) c.retire();
   }
 
   /** Whether the server is ejected from its pool right now. */
@@ -162,24 +179,97 @@ export class Server implements ServerOwner {
 /** The servers of one pool and how keys reach them. */
 export class Pool {
   readonly stats = new PoolStats();
+  /** Its open client connections (a drain closes them), and who waits for none to be left. */
+  readonly clients = new Set<ClientConnection>();
+  onNoClients: (() => void) | null = null;
   /** Latency and per-command counts for the admin endpoint; null while metrics are off. */
   readonly metrics: PoolMetrics | null;
-  readonly servers: Server[];
-  readonly connectionOptions: ServerConnectionOptions;
-  readonly #router: Router;
+  /** Replaced as a whole by a reload, together with the router: a request sees one or the other. */
+  servers: Server[];
+  /** Shared by the pool's server connections: a reload's new timeout reaches their next requests. */
+  connectionOptions: ServerConnectionOptions;
+  #router: Router;
   /** Earliest retry time of an ejected server (ms since epoch), 0 when none is ejected. */
   #nextRetry = 0;
 
-  constructor(readonly config: PoolConfig, readonly protocol: Protocol, mbufSize: number, metrics = false) {
+  /** `config` changes on a reload that keeps the pool (same listen address and protocol). */
+  constructor(
+    public config: PoolConfig,
+    public protocol: Protocol,
+    readonly mbufSize: number,
+    metrics = false,
+  ) {
     this.metrics = metrics ? new PoolMetrics(protocol.commandNames) : null;
-    this.servers = config.servers.map((s, i) => new Server(s, i, this));
+    this.servers = config.servers.map((s) => new Server(s, this));
     this.connectionOptions = { protocol, timeout: Math.max(0, config.timeout), mbufSize };
-    this.#router = new Router({
-      hash: config.hash,
-      distribution: config.distribution,
-      hashTag: config.hashTag,
-      servers: config.servers,
-    });
+    this.#router = routerFor(config);
+  }
+
+  /**
+   * Prepares a reload of this pool (same listen address and protocol kind): servers that stay (same
+   * address, and the same redis_auth and redis_db) are kept with their connections, stats and
+   * ejection state; the others are new, their host names resolved before anything changes.
+   */
+  async prepare(next: PoolConfig, protocol: Protocol): Promise<PoolUpdate> {
+    const sameHandshake = next.redisAuth === this.config.redisAuth && next.redisDb === this.config.redisDb;
+    const unclaimed = new Map<string, Server[]>();
+    if (sameHandshake) {
+      for (const s of this.servers) unclaimed.set(s.address, [...unclaimed.get(s.address) ?? [], s]);
+    }
+    const servers: Server[] = [];
+    const added: Server[] = [];
+    const changed: Server[] = [];
+    for (const config of next.servers) {
+      const kept = unclaimed.get(addressOf(config))?.shift();
+      if (kept === undefined) {
+        const server = new Server(config, this);
+        added.push(server);
+        servers.push(server);
+        continue;
+      }
+      if (kept.config.name !== config.name || kept.config.weight !== config.weight) changed.push(kept);
+      servers.push(kept);
+    }
+    const removed = sameHandshake ? [...unclaimed.values()].flat() : this.servers;
+    await Promise.all(added.map((s) => s.resolve()));
+    return {
+      config: next,
+      protocol: sameHandshake ? this.protocol : protocol,
+      servers,
+      added,
+      removed,
+      changed,
+    };
+  }
+
+  /**
+   * Applies a prepared reload at once: from the next request on, keys are routed by the new ring
+   * over the new servers (a request is routed whole by one or the other), and the new directives hold.
+   * Removed servers close their connections once what was sent on them is answered.
+   */
+  apply(update: PoolUpdate): void {
+    const next = update.config;
+    update.servers.forEach((s, i) => s.config = next.servers[i]);
+    const timeout = Math.max(0, next.timeout);
+    if (update.protocol !== this.protocol) {
+      // A new handshake: the old connections keep theirs (their servers are all replaced).
+      this.protocol = update.protocol;
+      this.connectionOptions = { protocol: update.protocol, timeout, mbufSize: this.mbufSize };
+    } else this.connectionOptions.timeout = timeout;
+    this.config = next;
+    this.servers = update.servers;
+    this.#router = routerFor(next);
+    this.#nextRetry = this.servers.reduce(
+      (t, s) => s.retryAt !== 0 && (t === 0 || s.retryAt < t) ? s.retryAt : t,
+      0,
+    );
+    this.#rebuild();
+    for (const s of update.removed) s.retire();
+  }
+
+  /** Leaves the proxy (a reload removed or replaced it): its servers close once idle. */
+  retire(): void {
+    for (const s of this.servers) s.retire();
   }
 
   /** Resolves every server host name once, before clients come, so a bad name fails requests at once. */
@@ -234,7 +324,7 @@ export class Pool {
 
   /** Counts a failed server connection; ejects the server when it reached server_failure_limit. */
   serverFailed(server: Server): void {
-    if (!this.config.autoEjectHosts || server.retryAt !== 0) return;
+    if (!this.config.autoEjectHosts || server.retryAt !== 0 || server.retired) return;
     server.failures++;
     if (server.failures < Math.max(1, this.config.serverFailureLimit)) return;
     const now = Date.now();
@@ -257,4 +347,29 @@ export class Pool {
   #rebuild(): void {
     this.#router.setLive(this.servers.map((s) => s.retryAt === 0));
   }
+}
+
+/** A pool's reload, prepared: what `Pool.apply` puts in place. */
+export interface PoolUpdate {
+  config: PoolConfig;
+  protocol: Protocol;
+  /** In the new configuration's order, kept ones included. */
+  servers: Server[];
+  added: Server[];
+  removed: Server[];
+  /** Kept, with a new weight or name (their place on the ring moves). */
+  changed: Server[];
+}
+
+function addressOf(c: ServerConfig): string {
+  return c.kind === "unix" ? c.path : `${c.host}:${c.port}`;
+}
+
+function routerFor(config: PoolConfig): Router {
+  return new Router({
+    hash: config.hash,
+    distribution: config.distribution,
+    hashTag: config.hashTag,
+    servers: config.servers,
+  });
 }

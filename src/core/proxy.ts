@@ -6,15 +6,6 @@ import { acceptClients, bindListener, clientCount } from "./listener.ts";
 import { Pool } from "./pool.ts";
 import { connectionCounts } from "../stats/counters.ts";
 
-/** A running proxy. */
-export interface Proxy {
-  pools: Pool[];
-  /** Stops accepting clients (open connections are left to the process exit). */
-  close(): void;
-  /** Settles when any pool accepts its first client: work that only traffic needs can wait for it. */
-  firstClient: Promise<void>;
-}
-
 /** How the core gets a pool's protocol (the registry lives with the protocols, not in the core). */
 export type ProtocolFor = (pool: PoolConfig, mbufSize: number) => Protocol;
 
@@ -48,35 +39,69 @@ export interface ListenOptions {
   skipUnix: boolean;
 }
 
+/** A running proxy: its pools (in the configuration's order) and their listeners. */
+export class Proxy {
+  /** The pools served; a reload replaces the list (kept pools stay the same objects). */
+  pools: Pool[];
+  readonly #listeners = new Map<Pool, Deno.Listener>();
+  /** Settles when any pool accepts its first client: work that only traffic needs can wait for it. */
+  readonly firstClient: Promise<void>;
+  readonly #accepted: () => void;
+
+  constructor(pools: Pool[], readonly mbufSize: number, readonly opts: ListenOptions) {
+    this.pools = pools;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.firstClient = promise;
+    this.#accepted = resolve;
+  }
+
+  /** The pools this process listens for (a worker leaves unix sockets to the first one). */
+  served(pools: readonly Pool[]): Pool[] {
+    return pools.filter((p) => !(this.opts.skipUnix && p.config.listen.kind === "unix"));
+  }
+
+  /** Binds the listeners of `pools` (all or none: throws, nothing left bound, when one cannot bind). */
+  bind(pools: readonly Pool[]): Map<Pool, Deno.Listener> {
+    const bound = new Map<Pool, Deno.Listener>();
+    try {
+      for (const pool of this.served(pools)) {
+        bound.set(pool, bindListener(pool.config.listen, this.opts.reusePort || pool.config.reuseport));
+      }
+    } catch (err) {
+      for (const l of bound.values()) l.close();
+      throw err;
+    }
+    return bound;
+  }
+
+  /** Starts accepting on listeners from `bind` (and preconnects their pools). */
+  serve(bound: Map<Pool, Deno.Listener>): void {
+    clientCount.max = maxClients(this.pools.map((p) => p.config));
+    for (const [pool, listener] of bound) {
+      this.#listeners.set(pool, listener);
+      if (pool.config.preconnect) pool.preconnect();
+      acceptClients(listener, pool, this.mbufSize, this.#accepted);
+    }
+  }
+
+  /** Stops accepting clients of `pools` (all by default); their open connections stay. */
+  close(pools: readonly Pool[] = [...this.#listeners.keys()]): void {
+    for (const pool of pools) {
+      try {
+        this.#listeners.get(pool)?.close();
+      } catch { /* already closed */ }
+      this.#listeners.delete(pool);
+    }
+  }
+}
+
 /** Binds the pools' listeners and serves them; throws (nothing left bound) when a listener cannot bind. */
 export function startProxy(
   pools: Pool[],
   mbufSize: number,
   opts: ListenOptions = { reusePort: false, skipUnix: false },
 ): Proxy {
-  const served = pools.filter((p) => !(opts.skipUnix && p.config.listen.kind === "unix"));
-  const listeners: Deno.Listener[] = [];
-  try {
-    for (const pool of served) {
-      listeners.push(bindListener(pool.config.listen, opts.reusePort || pool.config.reuseport));
-    }
-  } catch (err) {
-    for (const l of listeners) l.close();
-    throw err;
-  }
-  clientCount.max = maxClients(pools.map((p) => p.config));
-  for (const pool of served) if (pool.config.preconnect) pool.preconnect();
-  const { promise: firstClient, resolve: accepted } = Promise.withResolvers<void>();
-  served.forEach((pool, i) => acceptClients(listeners[i], pool, mbufSize, accepted));
-  return {
-    pools,
-    firstClient,
-    close() {
-      for (const l of listeners) {
-        try {
-          l.close();
-        } catch { /* already closed */ }
-      }
-    },
-  };
+  const proxy = new Proxy(pools, mbufSize, opts);
+  proxy.serve(proxy.bind(pools));
+  return proxy;
 }

@@ -84,6 +84,8 @@ export class ServerConnection {
   #openBytes = 0;
   #openMembers = 0;
   #closed = false;
+  /** Its server left the pool: the connection closes once its requests are answered. */
+  #retiring = false;
   /** The connection's number in log lines (s <id>), unique in the process. */
   readonly id: number;
 
@@ -101,7 +103,7 @@ export class ServerConnection {
       logEvent(Level.ERR, "server", "send", `sendv on sd ${this.id} failed: ${errorMessage(err)}`);
       this.fail(socketErrorReason(err), "err");
     };
-    if (dedicated) this.#out.onDrain = () => this.#finishDedicated();
+    if (dedicated) this.#out.onDrain = () => this.#closeIfIdle();
     this.#out.onSend = () => this.#sent();
     this.#read = new ReadBuffer(INITIAL_READ, opts.mbufSize);
     this.#parser = opts.protocol.newReplyParser();
@@ -159,11 +161,20 @@ export class ServerConnection {
     this.#streamed = null;
   }
 
-  /** A dedicated connection whose request is answered (or written, for noreply) closes. */
-  #finishDedicated(): void {
-    if (this.dedicated && !this.#streaming && this.#waiting.length === 0 && !this.#out.busy) {
-      this.fail("done", "done");
-    }
+  /**
+   * Closes the connection once nothing is in flight on it: no more requests come to it (its server
+   * left the pool on a reload), and the requests already sent are answered first.
+   */
+  retire(): void {
+    this.#retiring = true;
+    this.#out.onDrain = () => this.#closeIfIdle();
+    this.#closeIfIdle();
+  }
+
+  /** A dedicated or retiring connection whose requests are answered (or written, for noreply) closes. */
+  #closeIfIdle(): void {
+    if (!this.dedicated && !this.#retiring) return;
+    if (!this.#streaming && this.#waiting.length === 0 && !this.#out.busy) this.fail("done", "done");
   }
 
   /** Resolves once most of what was queued has been written (backpressure for streamed values). */
@@ -235,7 +246,7 @@ export class ServerConnection {
   /**
    * Closes the connection: every request still waiting gets `reason`. Kinds "abort" (a client left
    * in the middle of a streamed request), "bug" (the proxy's own reply handling failed) and "done" (a
-   * dedicated connection's request is answered) are closes the server is not to blame for: neither
+   * dedicated or retiring connection has nothing left in flight) are closes the server is not to blame for: neither
    * counted as its errors nor towards its ejection.
    */
   fail(reason: string, kind: "eof" | "err" | "timeout" | "abort" | "bug" | "done"): void {
@@ -324,7 +335,7 @@ export class ServerConnection {
       }
       rb.filled(n);
       if (!this.#takeReplies()) return;
-      if (this.dedicated) this.#finishDedicated();
+      this.#closeIfIdle();
       if (this.#replyDropped > 0 && this.#waiting.length === 1) await this.#waitForReader();
     }
   }

@@ -7,6 +7,7 @@ import type { StatsSnapshot } from "../stats/snapshot.ts";
 import { type HistogramSnapshot, LATENCY_BUCKETS } from "./histogram.ts";
 import type { PoolMetricsSnapshot } from "./pool_metrics.ts";
 import type { ProcessSnapshot } from "./process_metrics.ts";
+import type { ReloadState } from "../reload.ts";
 
 /** The content type Prometheus expects for this format. */
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -153,6 +154,7 @@ export function metricsText(snap: StatsSnapshot, build: BuildInfo): string {
     }
   }
   if (snap.health.length > 0) processFamilies(out, snap.health);
+  if (snap.reload !== null) reloadFamilies(out, snap.reload);
   return out.text;
 }
 
@@ -199,4 +201,25 @@ function processFamilies(out: Exposition, procs: readonly ProcessSnapshot[]): vo
       out.histogram("tsproxy_gc_duration_seconds", { ...labels(p), kind }, h);
     }
   }
+}
+
+/** Configuration reloads: counts, the last success, and the file in force. */
+function reloadFamilies(out: Exposition, r: ReloadState): void {
+  out.family("tsproxy_config_reloads_total", "counter", "Configuration reloads, by result.");
+  out.sample("tsproxy_config_reloads_total", { result: "ok" }, r.reloads);
+  out.sample("tsproxy_config_reloads_total", { result: "failed" }, r.failures);
+  out.family(
+    "tsproxy_config_last_reload_successful",
+    "gauge",
+    "Whether the last reload was applied (1) or refused (0).",
+  );
+  out.sample("tsproxy_config_last_reload_successful", {}, r.lastSuccessful ? 1 : 0);
+  out.family(
+    "tsproxy_config_last_reload_success_timestamp_seconds",
+    "gauge",
+    "When the configuration in force was loaded, in seconds since epoch.",
+  );
+  out.sample("tsproxy_config_last_reload_success_timestamp_seconds", {}, r.lastSuccess);
+  out.family("tsproxy_config_info", "gauge", "The configuration file in force and its SHA-256.");
+  out.sample("tsproxy_config_info", { file: r.file, checksum: r.checksum }, 1);
 }

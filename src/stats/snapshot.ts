@@ -3,6 +3,7 @@ import type { Pool } from "../core/pool.ts";
 import { addHistogram, type HistogramSnapshot } from "../metrics/histogram.ts";
 import { addCounts, type PoolMetricsSnapshot } from "../metrics/pool_metrics.ts";
 import type { ProcessSnapshot } from "../metrics/process_metrics.ts";
+import type { ReloadState } from "../reload.ts";
 import { connectionCounts, type PoolStats, type ServerStats } from "./counters.ts";
 
 /** Counters of one process at one moment, in nutcracker's order (pools and servers sorted as configured). */
@@ -28,12 +29,15 @@ export interface StatsSnapshot {
   listening: number;
   /** Each process's own figures, while metrics are on. */
   health: ProcessSnapshot[];
+  /** Configuration reloads of the process that serves this snapshot (a supervisor's own, with workers). */
+  reload: ReloadState | null;
 }
 
 /** What the process knows beyond its pools' counters. */
 export interface ProcessState {
   listening: boolean;
   health: ProcessSnapshot | null;
+  reload: ReloadState | null;
 }
 
 /** The counters of this process. */
@@ -55,12 +59,14 @@ export function takeSnapshot(pools: readonly Pool[], state: ProcessState): Stats
     processes: 1,
     listening: state.listening ? 1 : 0,
     health: state.health === null ? [] : [state.health],
+    reload: state.reload === null ? null : { ...state.reload },
   };
 }
 
 /**
  * The counters of several worker processes with the same pools as one: counters and gauges add up;
- * `server_ejected_at` is the latest ejection any worker saw.
+ * `server_ejected_at` is the latest ejection any worker saw. Pools and servers are matched by name
+ * (in the middle of a reload, workers may not have the same ones yet).
  */
 export function sumSnapshots(parts: readonly StatsSnapshot[]): StatsSnapshot {
   const [first, ...rest] = parts;
@@ -71,21 +77,29 @@ export function sumSnapshots(parts: readonly StatsSnapshot[]): StatsSnapshot {
     sum.processes += part.processes;
     sum.listening += part.listening;
     sum.health.push(...part.health);
-    part.pools.forEach((pool, i) => {
-      const into = sum.pools[i];
+    for (const pool of part.pools) {
+      const into = sum.pools.find((p) => p.name === pool.name);
+      if (into === undefined) {
+        sum.pools.push(structuredClone(pool));
+        continue;
+      }
       addInto(into.stats, pool.stats);
       if (into.metrics !== null && pool.metrics !== null) {
         addHistogram(into.metrics.latency, pool.metrics.latency);
         addCounts(into.metrics.commands, pool.metrics.commands);
         addCounts(into.metrics.errors, pool.metrics.errors);
       }
-      pool.servers.forEach((server, j) => {
-        const s = into.servers[j];
+      for (const server of pool.servers) {
+        const s = into.servers.find((x) => x.name === server.name);
+        if (s === undefined) {
+          into.servers.push(structuredClone(server));
+          continue;
+        }
         addInto(s.stats, server.stats);
         s.ejected += server.ejected;
         if (s.latency !== null && server.latency !== null) addHistogram(s.latency, server.latency);
-      });
-    });
+      }
+    }
   }
   return sum;
 }

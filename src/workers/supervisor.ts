@@ -3,16 +3,18 @@
  * pools and its own failure counting and ejection; this process starts them, restarts one that dies,
  * and serves the stats port with their counters summed.
  */
-import { onDrain } from "../lifecycle.ts";
+import { onDrain, onReload } from "../lifecycle.ts";
+import { Reloader, type ReloadOutcome } from "../reload.ts";
 import { Level, log, logAlways } from "../log.ts";
 import { ProcessMetrics } from "../metrics/process_metrics.ts";
 import { type StatsSnapshot, sumSnapshots } from "../stats/snapshot.ts";
 import { serveStats } from "../stats/stats_server.ts";
 import { selfArgs } from "../self_command.ts";
-import { fetchSnapshot } from "./control.ts";
+import { askReload, fetchSnapshot } from "./control.ts";
 
 /** What the supervisor needs from the command line. */
 export interface SupervisorOptions {
+  confFile: string;
   workers: number;
   statsAddr: string;
   statsPort: number;
@@ -21,7 +23,10 @@ export interface SupervisorOptions {
 }
 
 /** How the supervisor serves the admin endpoint (main's, so that both start it alike). */
-export type AdminStarter = (snapshot: () => Promise<StatsSnapshot>) => Deno.HttpServer | null;
+export type AdminStarter = (
+  snapshot: () => Promise<StatsSnapshot>,
+  reload: () => Promise<ReloadOutcome>,
+) => Deno.HttpServer | null;
 
 /** How long past their drain deadline workers get before they are killed. */
 const DRAIN_GRACE_MS = 5000;
@@ -77,6 +82,7 @@ async function ready(worker: Worker): Promise<void> {
 export async function superviseWorkers(
   args: string[],
   opts: SupervisorOptions,
+  checksum: string,
   startAdmin: AdminStarter,
 ): Promise<number> {
   const dir = Deno.makeTempDirSync({ prefix: "tsproxy-workers-" });
@@ -121,8 +127,25 @@ export async function superviseWorkers(
     if (live.length === 0) throw new Error("no worker answered");
     const sum = sumSnapshots(live);
     if (withHealth && health !== null) sum.health.unshift(health.snapshot());
+    sum.reload = { ...reloader.state };
     return sum;
   };
+  // The supervisor validates the file once; every worker then reloads that same file (by checksum).
+  const reloader = new Reloader(opts.confFile, checksum, async (_next, sum) => {
+    const outcomes = await Promise.all(
+      workers.map((w) =>
+        askReload(w.control, sum).catch((err): ReloadOutcome => ({
+          ok: false,
+          changed: false,
+          checksum: "",
+          summary: `worker ${w.index} did not answer`,
+          error: err instanceof Error ? err.message : String(err),
+          ms: 0,
+        }))
+      ),
+    );
+    return { summary: outcomes.find((o) => o.ok)?.summary ?? "no worker applied it", workers: outcomes };
+  });
   // The stats port comes up before the pools, as in nutcracker: once a pool accepts, stats answer.
   let stats: Deno.Listener;
   try {
@@ -134,7 +157,7 @@ export async function superviseWorkers(
   }
   let admin: Deno.HttpServer | null = null;
   try {
-    admin = startAdmin(() => snapshot(true));
+    admin = startAdmin(() => snapshot(true), () => reloader.reload());
   } catch (err) {
     log(Level.ERR, "workers", err instanceof Error ? err.message : String(err));
     stats.close();
@@ -154,6 +177,7 @@ export async function superviseWorkers(
   }
   logAlways("workers", `${opts.workers} workers serving: pids ${workers.map((w) => w.child.pid).join(" ")}`);
   for (const sig of PASSED_ON) Deno.addSignalListener(sig, () => signal(sig));
+  onReload(() => reloader.reload());
   // SIGINT exits at once (the workers see their stdin close and exit too).
   onDrain(async () => {
     logAlways("workers", `passing the drain on to ${workers.length} workers`);

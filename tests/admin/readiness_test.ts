@@ -21,6 +21,7 @@ function snap(ejected: number[], processes = 1, listening = processes): StatsSna
     processes,
     listening,
     health: [],
+    reload: null,
   };
 }
 

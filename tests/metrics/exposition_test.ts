@@ -26,6 +26,7 @@ function snapshot(serverName: string): StatsSnapshot {
     processes: 1,
     listening: 1,
     health: [],
+    reload: null,
   };
 }
 
