@@ -6,13 +6,17 @@ import { parseConfig } from "../../src/config/load.ts";
 import type { Pool } from "../../src/core/pool.ts";
 import { createPools, type ProtocolFor, startProxy } from "../../src/core/proxy.ts";
 import { Level, setupLog } from "../../src/log.ts";
+import { type ReloadChanges, reloadProxy } from "../../src/core/reload.ts";
 import { protocolFor } from "../../src/protocol/index.ts";
 
 /** A running in-process proxy. */
 export interface InProcess {
-  pools: Pool[];
+  /** The pools served now (a reload replaces the list). */
+  readonly pools: Pool[];
   /** The log lines written so far (timestamps cut off). */
   log(): string[];
+  /** Applies a new configuration, as a reload does (removed pools drain within `drainMs`, default 2000). */
+  reload(yaml: string, drainMs?: number): Promise<ReloadChanges>;
 }
 
 /** Options of an in-process proxy. */
@@ -39,9 +43,18 @@ export async function withInProcess<T>(
   const config = await parseConfig(yaml, "inproc.yml");
   const pools = await createPools(config, 16384, opts.protocols ?? protocolFor);
   const proxy = startProxy(pools, 16384);
+  const protocols = opts.protocols ?? protocolFor;
   try {
     return await fn({
-      pools,
+      get pools() {
+        return proxy.pools;
+      },
+      reload: async (next: string, drainMs = 2000) =>
+        reloadProxy(proxy, await parseConfig(next, "inproc.yml"), {
+          protocolFor: protocols,
+          metrics: false,
+          drainMs,
+        }),
       log: () =>
         Deno.readTextFileSync(file).split("\n").filter((l) => l !== "").map((l) =>
           l.replace(/^\[[^\]]*\] /, "")
