@@ -137,8 +137,8 @@ Deno.test("a stop drains: SIGTERM, and TimeoutStopSec is above --drain-timeout s
   );
 });
 
-Deno.test("systemctl reload sends SIGHUP (log reopening), and the unit creates the pid file's and log's directories", () => {
-  assert.equal(directive(unit, "ExecReload"), "/bin/kill -HUP $MAINPID");
+Deno.test("systemctl reload sends SIGUSR2 (a live configuration reload), and the unit creates the pid file's and log's directories", () => {
+  assert.equal(directive(unit, "ExecReload"), "/bin/kill -USR2 $MAINPID");
   assert.equal(directive(unit, "RuntimeDirectory"), "tsproxy");
   assert.equal(directive(unit, "LogsDirectory"), "tsproxy");
   assert.ok(unitFlag("-p").startsWith("/run/tsproxy/"));
