@@ -5,6 +5,7 @@
  */
 import assert from "assert";
 import { FakeMemcached } from "../../harness/fake_memcached.ts";
+import { FakeRedis } from "../../harness/fake_redis.ts";
 import { freePort } from "../../harness/procs.ts";
 import { Wire } from "../../harness/wire.ts";
 import { parseConfig } from "../../src/config/load.ts";
@@ -12,6 +13,7 @@ import { Pool, type Server } from "../../src/core/pool.ts";
 import { describeChanges } from "../../src/core/reload.ts";
 import { protocolFor } from "../../src/protocol/index.ts";
 import { MemcacheReplyParser } from "../../src/protocol/memcache/reply_parser.ts";
+import { RedisReplyParser } from "../../src/protocol/redis/reply_parser.ts";
 import { type InProcess, until, withInProcess } from "../support/inproc.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -295,6 +297,80 @@ Deno.test({
       });
     } finally {
       await closeFakes(fakes);
+    }
+  },
+});
+
+/** A RESP command. */
+function resp(...args: string[]): string {
+  return `*${args.length}\r\n${args.map((a) => `$${a.length}\r\n${a}\r\n`).join("")}`;
+}
+
+Deno.test({
+  name:
+    "reloads under pipelined redis load (SET, GET, MGET over moving servers): no error reply, no reply crossed, no client dropped",
+  ...loose,
+  async fn() {
+    const fakes = new Map<string, FakeRedis>();
+    for (const name of ["a", "b", "c", "d"]) fakes.set(name, await FakeRedis.start());
+    const entry = (name: string, weight = 1) => `${fakes.get(name)!.address}:${weight} ${name}`;
+    const port = freePort();
+    const pool = (servers: string[], extra = "") =>
+      `rd:\n  listen: 127.0.0.1:${port}\n  redis: true\n${extra}  servers:\n${
+        servers.map((s) => `   - ${s}\n`).join("")
+      }`;
+    const configs = [
+      pool([entry("a"), entry("b"), entry("c"), entry("d")]),
+      pool([entry("a"), entry("c"), entry("d")]),
+      pool([entry("a", 2), entry("c"), entry("d", 3)], "  hash: murmur\n"),
+      pool([entry("b"), entry("c")], '  hash_tag: "{}"\n'),
+    ];
+    try {
+      await withInProcess(pool([entry("a"), entry("b"), entry("c")]), {}, async (proxy) => {
+        let stop = false;
+        const problems: string[] = [];
+        let served = 0;
+        const client = async (id: number) => {
+          const w = await Wire.connect(port);
+          const parser = new RedisReplyParser();
+          for (let round = 0; !stop; round++) {
+            const keys = Array.from({ length: 8 }, (_, i) => `c${id}:k${(round * 8 + i) % 64}`);
+            const req = keys.map((k) => resp("SET", k, `v-${k}`)).join("") +
+              keys.map((k) => resp("GET", k)).join("") + resp("MGET", ...keys);
+            await w.send(req);
+            const r = await w.replies(parser, keys.length * 2 + 1, 5000);
+            if (r.closed || r.replies.length !== keys.length * 2 + 1) {
+              problems.push(`client ${id} got ${r.replies.length} replies${r.closed ? ", closed" : ""}`);
+              return;
+            }
+            const replies = r.replies.map(text);
+            served += replies.length;
+            for (const reply of replies) if (reply.startsWith("-")) problems.push(`error: ${reply.trim()}`);
+            keys.forEach((k, i) => {
+              const got = replies[keys.length + i];
+              if (got !== `$${`v-${k}`.length}\r\nv-${k}\r\n`) {
+                problems.push(`GET ${k} -> ${JSON.stringify(got)}`);
+              }
+            });
+            for (const value of replies.at(-1)!.matchAll(/v-(c\d+:k\d+)/g)) {
+              if (!keys.includes(value[1])) problems.push(`MGET crossed: ${value[1]}`);
+            }
+          }
+          w.close();
+        };
+        const clients = [0, 1, 2, 3].map(client);
+        for (const yaml of configs) {
+          await new Promise((r) => setTimeout(r, 150));
+          await proxy.reload(yaml);
+        }
+        await new Promise((r) => setTimeout(r, 150));
+        stop = true;
+        await Promise.all(clients);
+        assert.deepEqual(problems.slice(0, 5), []);
+        assert.ok(served > 0);
+      });
+    } finally {
+      for (const f of fakes.values()) await f.close();
     }
   },
 });
