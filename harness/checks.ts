@@ -2,7 +2,8 @@
  * Every check `deno task harness` can run: hash-tag routing and fragment counts, then the memcache
  * and redis failure catalogues (ejection, retry, timeouts, latency, refused and failing servers),
  * each compared step by step with what nutcracker 0.5.0 gives the client, then the abuse checks
- * (fuzzing, many, slow, abandoning and resetting clients beside checking clients), with figures.
+ * (fuzzing, many, slow, abandoning and resetting clients beside checking clients), with figures,
+ * then the reload checks (tsproxy's configuration changed under load), with figures.
  */
 import { playOn, type Scenario, transcript } from "./memcache_lab.ts";
 import type { ProxyKind } from "./procs.ts";
@@ -11,6 +12,7 @@ import { SCENARIOS as MEMCACHE_SCENARIOS } from "./scenarios/memcache_failures.t
 import { playRedis, SCENARIOS as REDIS_SCENARIOS } from "./scenarios/redis_failures.ts";
 import { ROUTING_CHECKS } from "./scenarios/routing.ts";
 import { ABUSE_CHECKS } from "./scenarios/abuse.ts";
+import { RELOAD_CHECKS } from "./scenarios/reload.ts";
 
 /** A memcache scenario's transcript must be the catalogue's: nutcracker's own where tsproxy differs on purpose. */
 async function memcacheScenario(kind: ProxyKind, sc: Scenario): Promise<void> {
@@ -36,4 +38,5 @@ export const CHECKS: Check[] = [
     run: async (kind: ProxyKind) => assertSteps((await playRedis(kind, sc)).seen, sc.expect),
   })),
   ...ABUSE_CHECKS,
+  ...RELOAD_CHECKS,
 ];

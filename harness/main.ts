@@ -1,8 +1,9 @@
 /**
  * `deno task harness`: starts fake and real memcached/redis backends behind tsproxy (or nutcracker),
  * injects failures and latency, and verifies ejection, retries, timeouts, hash_tag routing and
- * fragment counts against what nutcracker 0.5.0 does. Exit status: 0 when nothing failed, 1 when a
- * check failed (or, with CI=true, was skipped for a missing binary), 2 on a usage error.
+ * fragment counts against what nutcracker 0.5.0 does, and tsproxy's live configuration reloads under
+ * load. Exit status: 0 when nothing failed, 1 when a check failed (or, with CI=true, was skipped for
+ * a missing binary), 2 on a usage error.
  */
 import { parseArgs } from "node:util";
 import { CHECKS } from "./checks.ts";
