@@ -172,7 +172,7 @@ async function start(opts: CliOptions, args: string[]): Promise<number> {
 
 /** SIGTERM: no more clients; those open are answered and closed within `timeoutMs`. */
 async function drain(proxy: Proxy, timeoutMs: number): Promise<void> {
-  proxy.close();
+  await proxy.close();
   await drainPools(proxy.pools, timeoutMs);
 }
 

@@ -44,6 +44,8 @@ export class Proxy {
   /** The pools served; a reload replaces the list (kept pools stay the same objects). */
   pools: Pool[];
   readonly #listeners = new Map<Pool, Deno.Listener>();
+  /** Each listener's accept loop, which ends once the listener is closed. */
+  readonly #accepting = new Map<Pool, Promise<void>>();
   /** Settles when any pool accepts its first client: work that only traffic needs can wait for it. */
   readonly firstClient: Promise<void>;
   readonly #accepted: () => void;
@@ -80,18 +82,26 @@ export class Proxy {
     for (const [pool, listener] of bound) {
       this.#listeners.set(pool, listener);
       if (pool.config.preconnect) pool.preconnect();
-      acceptClients(listener, pool, this.mbufSize, this.#accepted);
+      this.#accepting.set(pool, acceptClients(listener, pool, this.mbufSize, this.#accepted));
     }
   }
 
-  /** Stops accepting clients of `pools` (all by default); their open connections stay. */
-  close(pools: readonly Pool[] = [...this.#listeners.keys()]): void {
+  /**
+   * Stops accepting clients of `pools` (all by default); their open connections stay. Resolves once
+   * their addresses are free again: Deno releases a listening socket only after its pending accept
+   * is cancelled, an event-loop turn after close().
+   */
+  close(pools: readonly Pool[] = [...this.#listeners.keys()]): Promise<void> {
+    const loops: Promise<void>[] = [];
     for (const pool of pools) {
       try {
         this.#listeners.get(pool)?.close();
       } catch { /* already closed */ }
       this.#listeners.delete(pool);
+      loops.push(this.#accepting.get(pool) ?? Promise.resolve());
+      this.#accepting.delete(pool);
     }
+    return Promise.all(loops).then(() => {});
   }
 }
 

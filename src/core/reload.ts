@@ -5,9 +5,7 @@
  * are drained in the background.
  */
 import type { Config, PoolConfig } from "../config/types.ts";
-import { Level, log } from "../log.ts";
 import { drainPools } from "./drain.ts";
-import { errorMessage } from "./errors.ts";
 import { Pool, type PoolUpdate } from "./pool.ts";
 import type { ProtocolFor, Proxy } from "./proxy.ts";
 
@@ -113,11 +111,16 @@ export async function reloadProxy(proxy: Proxy, next: Config, opts: ReloadOption
   const late = fresh.filter((p) => held.has(p.config.listen.raw));
   const bound = proxy.bind(fresh.filter((p) => !late.includes(p)));
 
-  proxy.close(leaving);
+  // Until everything is in place the old configuration serves: the pools leaving keep their
+  // clients, and a kept pool changes only below, between two requests.
+  await proxy.close(leaving);
   try {
     for (const [pool, listener] of proxy.bind(late)) bound.set(pool, listener);
   } catch (err) {
-    log(Level.ERR, "reload", `${errorMessage(err)}: the pool is not served until the next reload`);
+    // The address was taken meanwhile: the leaving pools listen again, and nothing changed.
+    for (const l of bound.values()) l.close();
+    proxy.serve(proxy.bind(leaving));
+    throw err;
   }
   for (const [pool, update] of updates) pool.apply(update);
   proxy.pools = order;

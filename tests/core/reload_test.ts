@@ -375,3 +375,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a pool renamed (or of another protocol) on the same address is served again at once by its new self",
+  ...loose,
+  async fn() {
+    const fakes = await startFakes(["a"]);
+    const entry = `${fakes.get("a")!.address}:1 a`;
+    const port = freePort();
+    try {
+      await withInProcess(mcPool("old", port, [entry]), {}, async (proxy) => {
+        const before = await Wire.connect(port);
+        const changes = await proxy.reload(mcPool("new", port, [entry]));
+        assert.equal(describeChanges(changes), "pools added: new; pools removed: old");
+        const after = await Wire.connect(port);
+        assert.deepEqual(await exchange(after, "get x\r\n", 1), ["END\r\n"]);
+        assert.deepEqual(proxy.pools.map((p) => p.config.name), ["new"]);
+        await proxy.reload(
+          `new:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n   - ${entry}\n`,
+        );
+        const redis = await Wire.connect(port);
+        await redis.send("*1\r\n$4\r\nPING\r\n");
+        assert.equal(text((await redis.replies(new RedisReplyParser(), 1, 5000)).replies[0]), "+PONG\r\n");
+        for (const w of [before, after, redis]) w.close();
+      });
+    } finally {
+      await closeFakes(fakes);
+    }
+  },
+});
