@@ -265,7 +265,7 @@ export class Pool {
     );
     this.#rebuild();
     for (const s of update.removed) s.retire();
-    if (next.preconnect) for (const s of update.added) s.preconnect();
+    if (next.preconnect) { for (const s of update.added) s.preconnect(); }
   }
 
   /** Leaves the proxy (a reload removed or replaced it): its servers close once idle. */
