@@ -157,7 +157,7 @@ export class BatchableRequest extends ServerRequest {
     size: number,
     deadline: number,
     /** What the protocol's batching needs to find this request's part of a batch reply. */
-    readonly key: Uint8Array,
+    readonly key: string,
   ) {
     super(slot, size, deadline);
   }

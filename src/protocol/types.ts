@@ -122,8 +122,11 @@ export interface Batching {
   readonly retract: number;
   /** The bytes that add a request to the batch before it (a view into `msg`). */
   tail(req: RequestInfo, msg: Uint8Array): Uint8Array;
-  /** What the reply splitter needs of a member (copied: `msg` does not outlive the call). */
-  key(req: RequestInfo, msg: Uint8Array): Uint8Array;
+  /**
+   * What the reply splitter needs of a member, as a latin1 string (copied: `msg` does not outlive
+   * the call; a short string costs a tenth of a small typed array to make and to collect).
+   */
+  key(req: RequestInfo, msg: Uint8Array): string;
   /** Limits on one batch: members, and bytes on the wire. */
   readonly maxMembers: number;
   readonly maxBytes: number;
@@ -133,7 +136,7 @@ export interface Batching {
    */
   splitReply(
     reply: Uint8Array,
-    keys: readonly Uint8Array[],
+    keys: readonly string[],
     emit: (member: number, bytes: Uint8Array) => void,
   ): boolean;
 }

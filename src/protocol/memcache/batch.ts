@@ -6,12 +6,28 @@
 import type { Batching, RequestInfo } from "../types.ts";
 import { asciiBytes, CR, LF } from "./ascii.ts";
 import { isRetrieval } from "./commands.ts";
-import { isRetrievalReply, sameBytes, valueBlocks } from "./fragment.ts";
+import { isRetrievalReply, valueBlocks } from "./fragment.ts";
 
 const END = asciiBytes("END\r\n");
 
 /** Bytes of one member's reply, built here and handed out as a view valid during the callback. */
 let scratch = new Uint8Array(4096);
+
+/** bytes[start, end) as a latin1 string. */
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  let s = "";
+  for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]);
+  return s;
+}
+
+/** Whether `key` (latin1) is bytes[start, end). */
+function sameKey(key: string, bytes: Uint8Array, start: number, end: number): boolean {
+  if (key.length !== end - start) return false;
+  for (let i = 0; i < key.length; i++) {
+    if (key.charCodeAt(i) !== bytes[start + i]) return false;
+  }
+  return true;
+}
 
 /** get/gets of exactly one key, ending in \r\n: joinable by its command. */
 function kind(req: RequestInfo, msg: Uint8Array): number {
@@ -28,7 +44,7 @@ function kind(req: RequestInfo, msg: Uint8Array): number {
  */
 function splitReply(
   reply: Uint8Array,
-  keys: readonly Uint8Array[],
+  keys: readonly string[],
   emit: (member: number, bytes: Uint8Array) => void,
 ): boolean {
   if (!isRetrievalReply(reply)) {
@@ -40,7 +56,7 @@ function splitReply(
   const picks = new Int32Array(keys.length);
   let b = 0;
   for (let m = 0; m < keys.length; m++) {
-    if (b < blocks.length && sameBytes(keys[m], 0, keys[m].length, reply, blocks[b + 2], blocks[b + 3])) {
+    if (b < blocks.length && sameKey(keys[m], reply, blocks[b + 2], blocks[b + 3])) {
       picks[m] = b;
       b += 4;
     } else {
@@ -77,7 +93,7 @@ export const getBatching: Batching = {
   retract: 2, // the batch's closing \r\n; each member's tail brings its own
   // From the space(s) before the key: ` key\r\n`.
   tail: (req: RequestInfo, msg: Uint8Array) => msg.subarray(req.keys[0] - 1),
-  key: (req: RequestInfo, msg: Uint8Array) => msg.slice(req.keys[0], req.keys[1]),
+  key: (req: RequestInfo, msg: Uint8Array) => latin1(msg, req.keys[0], req.keys[1]),
   maxMembers: 64,
   maxBytes: MAX_LINE,
   splitReply,
