@@ -53,7 +53,7 @@ function splitReply(
   }
   const blocks = valueBlocks(reply);
   // First which block (its offset in `blocks`) each key gets, -1 for a miss; then the replies.
-  const picks = new Int32Array(keys.length);
+  const picks: number[] = new Array(keys.length).fill(-1);
   let b = 0;
   for (let m = 0; m < keys.length; m++) {
     if (b < blocks.length && sameKey(keys[m], reply, blocks[b + 2], blocks[b + 3])) {

@@ -136,11 +136,12 @@ export function sameBytes(
  * For each key of a fragment, the [start, end) of the next unused VALUE block for that key in the
  * fragment's reply, or [-1, -1]: a missing key leaves the other keys' blocks in place.
  */
-function pickBlocks(fragment: Fragment, reply: Uint8Array): Int32Array {
+function pickBlocks(fragment: Fragment, reply: Uint8Array): number[] {
   const keys = fragmentKeys(fragment.bytes);
   const blocks = valueBlocks(reply);
-  const used = new Uint8Array(blocks.length / 4);
-  const picks = new Int32Array(keys.length).fill(-1);
+  // Plain arrays: a small typed array costs about 1.4 us to make in Deno, a plain one a twentieth.
+  const used: boolean[] = new Array(blocks.length / 4).fill(false);
+  const picks: number[] = new Array(keys.length).fill(-1);
   let firstUnused = 0;
   for (let k = 0; k < keys.length; k += 2) {
     for (let b = firstUnused; b < used.length; b++) {
@@ -150,7 +151,7 @@ function pickBlocks(fragment: Fragment, reply: Uint8Array): Int32Array {
       ) {
         continue;
       }
-      used[b] = 1;
+      used[b] = true;
       picks[k] = blocks[at];
       picks[k + 1] = blocks[at + 1];
       break;
@@ -175,9 +176,9 @@ export function mergeRetrieval(
   let keyCount = 0;
   for (const f of fragments) keyCount += f.keyIndexes.length;
   // Where each request key's block sits: fragment and position of the key in that fragment.
-  const keyFragment = new Int32Array(keyCount);
-  const keyPosition = new Int32Array(keyCount);
-  const picks: Int32Array[] = [];
+  const keyFragment: number[] = new Array(keyCount).fill(0);
+  const keyPosition: number[] = new Array(keyCount).fill(0);
+  const picks: number[][] = [];
   let size = END.length;
   for (let f = 0; f < fragments.length; f++) {
     if (!isRetrievalReply(replies[f])) return null;
