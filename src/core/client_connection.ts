@@ -47,11 +47,12 @@ export class ClientConnection implements RequestOwner {
   /** False once the client sent quit, EOF, or bytes that cannot be trusted: no more requests are taken. */
   #reading = true;
   #closed = false;
-  /** Whether the close is counted as client_eof (else client_err, unless #clean). */
+  /** Whether the close is counted as client_eof (else client_err, unless draining). */
   #eof = false;
-  /** The proxy is stopping: the client's close is neither its eof nor an error. */
-  #clean = false;
-  /** The proxy is stopping: the client is closed as soon as every request it sent is answered. */
+  /**
+   * The proxy is stopping: the client is closed as soon as every request it sent is answered, and
+   * that close is neither its eof nor an error.
+   */
   #draining = false;
   /** A reply that closes the client was written: later replies wait for #writeFatal. */
   #fatal = false;
@@ -531,7 +532,7 @@ export class ClientConnection implements RequestOwner {
 
   /** Graceful stop: the client is closed once every request it sent is answered. */
   drain(): void {
-    this.#draining = this.#clean = true;
+    this.#draining = true;
     this.#finishIfDone();
   }
 
@@ -587,7 +588,7 @@ export class ClientConnection implements RequestOwner {
     const stats = this.pool.stats;
     stats.client_connections--;
     if (this.#eof) stats.client_eof++;
-    else if (!this.#clean) stats.client_err++;
+    else if (!this.#draining) stats.client_err++;
     connectionCounts.current--;
     this.#onQueueEmpty?.();
     this.#onQueueEmpty = null;
