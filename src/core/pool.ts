@@ -259,10 +259,7 @@ export class Pool {
     this.config = next;
     this.servers = update.servers;
     this.#router = routerFor(next);
-    this.#nextRetry = this.servers.reduce(
-      (t, s) => s.retryAt !== 0 && (t === 0 || s.retryAt < t) ? s.retryAt : t,
-      0,
-    );
+    this.#nextRetry = earliestRetry(this.servers);
     this.#rebuild();
     for (const s of update.removed) s.retire();
     if (next.preconnect) { for (const s of update.added) s.preconnect(); }
@@ -306,20 +303,17 @@ export class Pool {
     if (this.#nextRetry === 0) return; // the common case reads no clock
     const now = clockNow();
     if (now < this.#nextRetry) return;
-    let next = 0;
     for (const s of this.servers) {
-      if (s.retryAt === 0) continue;
-      if (s.retryAt <= now) {
-        s.retryAt = 0;
-        logEvent(
-          Level.NOTICE,
-          "pool",
-          "readmit",
-          `server '${s.label}' of pool ${this.config.name} is back in the pool`,
-        );
-      } else if (next === 0 || s.retryAt < next) next = s.retryAt;
+      if (s.retryAt === 0 || s.retryAt > now) continue;
+      s.retryAt = 0;
+      logEvent(
+        Level.NOTICE,
+        "pool",
+        "readmit",
+        `server '${s.label}' of pool ${this.config.name} is back in the pool`,
+      );
     }
-    this.#nextRetry = next;
+    this.#nextRetry = earliestRetry(this.servers);
     this.#rebuild();
   }
 
@@ -364,6 +358,13 @@ export interface PoolUpdate {
 
 function addressOf(c: ServerConfig): string {
   return c.kind === "unix" ? c.path : `${c.host}:${c.port}`;
+}
+
+/** The earliest retry time of the ejected servers, 0 when none is ejected. */
+function earliestRetry(servers: readonly Server[]): number {
+  let next = 0;
+  for (const s of servers) if (s.retryAt !== 0 && (next === 0 || s.retryAt < next)) next = s.retryAt;
+  return next;
 }
 
 function routerFor(config: PoolConfig): Router {
