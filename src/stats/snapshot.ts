@@ -78,30 +78,31 @@ export function sumSnapshots(parts: readonly StatsSnapshot[]): StatsSnapshot {
     sum.listening += part.listening;
     sum.health.push(...part.health);
     for (const pool of part.pools) {
-      const into = sum.pools.find((p) => p.name === pool.name);
-      if (into === undefined) {
-        sum.pools.push(structuredClone(pool));
-        continue;
-      }
-      addInto(into.stats, pool.stats);
-      if (into.metrics !== null && pool.metrics !== null) {
-        addHistogram(into.metrics.latency, pool.metrics.latency);
-        addCounts(into.metrics.commands, pool.metrics.commands);
-        addCounts(into.metrics.errors, pool.metrics.errors);
-      }
-      for (const server of pool.servers) {
-        const s = into.servers.find((x) => x.name === server.name);
-        if (s === undefined) {
-          into.servers.push(structuredClone(server));
-          continue;
+      addByName(sum.pools, pool, (into) => {
+        addInto(into.stats, pool.stats);
+        if (into.metrics !== null && pool.metrics !== null) {
+          addHistogram(into.metrics.latency, pool.metrics.latency);
+          addCounts(into.metrics.commands, pool.metrics.commands);
+          addCounts(into.metrics.errors, pool.metrics.errors);
         }
-        addInto(s.stats, server.stats);
-        s.ejected += server.ejected;
-        if (s.latency !== null && server.latency !== null) addHistogram(s.latency, server.latency);
-      }
+        for (const server of pool.servers) {
+          addByName(into.servers, server, (s) => {
+            addInto(s.stats, server.stats);
+            s.ejected += server.ejected;
+            if (s.latency !== null && server.latency !== null) addHistogram(s.latency, server.latency);
+          });
+        }
+      });
     }
   }
   return sum;
+}
+
+/** Adds `item` into the entry of `list` with its name (`add`), or appends a copy when there is none. */
+function addByName<T extends { name: string }>(list: T[], item: T, add: (into: T) => void): void {
+  const into = list.find((x) => x.name === item.name);
+  if (into === undefined) list.push(structuredClone(item));
+  else add(into);
 }
 
 function addInto<T extends object>(into: T, from: T): void {
