@@ -222,6 +222,13 @@ export class RedisLab {
     return [...this.#pool(pool).backends.values()].map((b) => b.port);
   }
 
+  /** Stops backend `name` (a real redis-server) in the middle of a test: its server dies. */
+  async stopBackend(name: string, pool?: string): Promise<void> {
+    const proc = this.#pool(pool).backends.get(name)?.proc;
+    if (proc === undefined) throw new Error(`backend ${name} is not a redis-server`);
+    await proc.stop();
+  }
+
   /** The fake behind backend `name`. */
   fake(name: string, pool?: string): FakeRedis {
     const f = this.#pool(pool).backends.get(name)?.fake;

@@ -30,6 +30,7 @@ export interface PoolDraft {
   reuseport?: boolean;
   clientOutputLimit?: number;
   clientInputLimit?: number;
+  pinnedConnections?: number;
   serverConnections?: number;
   autoEjectHosts?: boolean;
   serverRetryTimeout?: number;
@@ -95,6 +96,9 @@ const DIRECTIVES: Record<string, Setter> = {
   // arriving) before it is closed; 0 is unlimited.
   client_output_limit: once("clientOutputLimit", parseNumber),
   client_input_limit: once("clientInputLimit", parseNumber),
+  // tsproxy's own: server connections a redis pool may pin to clients at once (transactions,
+  // subscriptions, blocking commands), idle ones kept for reuse included.
+  pinned_connections: once("pinnedConnections", parseNumber),
   redis_auth: once("redisAuth", (value) => value),
   redis_db: once("redisDb", parseNumber),
   preconnect: once("preconnect", parseBool),

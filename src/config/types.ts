@@ -65,6 +65,8 @@ export interface PoolConfig {
   clientOutputLimit: number;
   /** Bytes of a request still arriving (not forwarded yet) the proxy holds before closing its client (0: no limit). */
   clientInputLimit: number;
+  /** Server connections a redis pool pins to clients at once (transactions, pub/sub, blocking commands). */
+  pinnedConnections: number;
   serverConnections: number;
   autoEjectHosts: boolean;
   serverRetryTimeout: number;

@@ -65,6 +65,7 @@ function finishPool(draft: PoolDraft): PoolConfig {
     reuseport: draft.reuseport ?? false,
     clientOutputLimit: draft.clientOutputLimit ?? DEFAULT_CLIENT_LIMIT,
     clientInputLimit: draft.clientInputLimit ?? DEFAULT_CLIENT_LIMIT,
+    pinnedConnections: draft.pinnedConnections ?? DEFAULT_PINNED_CONNECTIONS,
     serverConnections: draft.serverConnections ?? 1,
     autoEjectHosts: draft.autoEjectHosts ?? false,
     serverRetryTimeout: draft.serverRetryTimeout ?? 30000,
@@ -72,6 +73,9 @@ function finishPool(draft: PoolDraft): PoolConfig {
     servers,
   };
 }
+
+/** Default of pinned_connections: room for a busy pool's transactions and subscribers. */
+export const DEFAULT_PINNED_CONNECTIONS = 256;
 
 /** Default of client_output_limit and client_input_limit: 256 MiB. */
 export const DEFAULT_CLIENT_LIMIT = 256 * 1024 * 1024;

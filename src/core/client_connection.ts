@@ -19,6 +19,7 @@ import { type ServerConnection, STREAM_BACKLOG, streamThreshold } from "./server
 import type { Pool } from "./pool.ts";
 import { Queue } from "./queue.ts";
 import { ReadBuffer } from "./read_buffer.ts";
+import { type PinClient, PinnedConnections } from "./pinned.ts";
 import { ClientRequest, type RequestOwner, SplitRequest } from "./request.ts";
 import { WriteBuffer } from "./write_buffer.ts";
 
@@ -75,6 +76,10 @@ export class ClientConnection implements RequestOwner {
    * written when the whole read is served, together, as nutcracker writes them.
    */
   #taking = false;
+  /** The client's pinned server connections, once it used a pinned mode (see Session.pinned). */
+  #pins: PinnedConnections | null = null;
+  /** The request the pinned session is serving, for the metrics of the replies it queues. */
+  #current: RequestInfo | null = null;
 
   constructor(
     private readonly conn: Deno.Conn,
@@ -116,6 +121,7 @@ export class ClientConnection implements RequestOwner {
       if (this.#paused) {
         await this.#queueEmpty();
         if (this.#closed) return;
+        this.#pins?.settle();
         this.#paused = false;
         this.#takeRequests();
         continue;
@@ -239,8 +245,9 @@ export class ClientConnection implements RequestOwner {
           break;
         }
         if (err.log !== null) logEvent(Level.ERR, "client", "parse", err.log(nextMessageId()));
-        const req = this.#answer(err.reply ?? this.#protocol.clientErrorReply(err.message));
+        const req = this.#answer(this.#protocol.clientErrorReply(err.message));
         if (err.skip >= 0) {
+          if (this.#session.pinned?.active) this.#session.pinned.refused();
           start += err.skip;
           continue;
         }
@@ -249,6 +256,12 @@ export class ClientConnection implements RequestOwner {
         break;
       }
       if (info === null) break;
+      if (info.action === Action.Pin && this.#queue.length > 0 && !this.#session.pinned?.active) {
+        // Entering a pinned state waits for the earlier replies: the servers see the client's
+        // requests in the order they came.
+        this.#paused = true;
+        break;
+      }
       const msgEnd = start - dropped + info.length;
       if (stream === null) this.#take(info, buf.subarray(start, msgEnd));
       else {
@@ -326,6 +339,7 @@ export class ClientConnection implements RequestOwner {
     let stream = this.#stream;
     if (stream === null) {
       if (parser.need <= streamThreshold(this.mbufSize) || settled === 0) return start;
+      if (this.#session.pinned?.active) return start; // it belongs to the pinned state: whole
       const info = parser.pending();
       if (info === null) return start;
       if (this.#queue.length > 0) { // earlier requests first: see #paused
@@ -368,11 +382,26 @@ export class ClientConnection implements RequestOwner {
     }
     const pool = this.pool;
     const keys = info.keys;
+    const pinned = this.#session.pinned;
+    if (
+      pinned !== undefined && info.action !== Action.Quit && (info.action === Action.Pin || pinned.active)
+    ) {
+      this.#current = info;
+      try {
+        pinned.request(info, msg, this.#pins ??= new PinnedConnections(this.#pinClient(), pool, pinned));
+      } finally {
+        this.#current = null;
+      }
+      return;
+    }
     switch (info.action) {
       case Action.Quit:
         // nutcracker marks a quitting client as at EOF: its close counts one client_eof.
         this.#reading = false;
         this.#eof = true;
+        return;
+      case Action.Fanout:
+        this.#sendSplit(info, msg, pool.servers.map((_, i) => i));
         return;
       case Action.Forward: {
         const server = keys.length === 0 ? pool.route(msg, -1, -1) : pool.route(msg, keys[0], keys[1]);
@@ -406,16 +435,43 @@ export class ClientConnection implements RequestOwner {
           }
           owners.push(server);
         }
-        const fragments = this.#protocol.split(info, msg, owners);
-        const req = new SplitRequest(this, info, fragments);
-        this.#track(req);
-        pool.stats.fragments += fragments.length;
-        for (let i = 0; i < fragments.length; i++) {
-          pool.send(fragments[i].server, fragments[i].bytes, req.slot(i));
-        }
+        this.#sendSplit(info, msg, owners);
         return;
       }
     }
+  }
+
+  /** Sends a request's fragments, one per server of `owners` the protocol's split picks. */
+  #sendSplit(info: RequestInfo, msg: Uint8Array, owners: readonly number[]): void {
+    const fragments = this.#protocol.split(info, msg, owners);
+    const req = new SplitRequest(this, info, fragments);
+    this.#track(req);
+    this.pool.stats.fragments += fragments.length;
+    for (let i = 0; i < fragments.length; i++) {
+      this.pool.send(fragments[i].server, fragments[i].bytes, req.slot(i));
+    }
+  }
+
+  /** How the pinned connections queue the client's replies (see PinnedConnections). */
+  #pinClient(): PinClient {
+    return {
+      answer: (bytes) => {
+        this.#answer(bytes, this.#current);
+        if (!this.#taking) this.#writeReady();
+        this.#checkOutput();
+      },
+      expect: () => {
+        const req = new ClientRequest(this, this.#current);
+        this.#track(req);
+        return req;
+      },
+      hold: () => this.#paused = true,
+      close: (reason) => {
+        this.#answer(this.#protocol.errorReply(reason)).closeAfter = true;
+        this.#reading = false;
+        if (!this.#taking) this.#writeReady();
+      },
+    };
   }
 
   /** Queues a reply the proxy gives itself (`info`: to a well-formed request, counted in metrics). */
@@ -580,6 +636,7 @@ export class ClientConnection implements RequestOwner {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#stream !== null) this.#abortStream();
+    this.#pins?.clientClosed();
     this.#reading = false;
     this.#out.close();
     try {

@@ -15,7 +15,12 @@ import { HOST_DOWN_REASON, REFUSED_REASON, resolveErrorReason, socketErrorReason
 import type { ClientConnection } from "./client_connection.ts";
 import type { ReplySlot } from "./request.ts";
 import { isAddress, lookupAll } from "./resolve.ts";
-import { ServerConnection, type ServerConnectionOptions, type ServerOwner } from "./server_connection.ts";
+import {
+  type PinLink,
+  ServerConnection,
+  type ServerConnectionOptions,
+  type ServerOwner,
+} from "./server_connection.ts";
 
 /** One backend server of a pool. */
 export class Server implements ServerOwner {
@@ -34,6 +39,8 @@ export class Server implements ServerOwner {
   readonly latency: Histogram | null;
   /** It left the pool on a reload: its connections close once their requests are answered. */
   retired = false;
+  /** Clean pinned connections no client holds, kept for the next one (see takePinned). */
+  readonly idlePinned: ServerConnection[] = [];
 
   /** `config` changes on a reload that keeps the server (its weight or name). */
   constructor(public config: ServerConfig, readonly pool: Pool) {
@@ -54,6 +61,36 @@ export class Server implements ServerOwner {
   retire(): void {
     this.retired = true;
     for (const c of [...this.connections]) c.retire();
+    for (const c of [...this.idlePinned]) c.retire();
+  }
+
+  /**
+   * A connection of the client behind `link` alone (a transaction, subscriptions, a blocking command),
+   * an idle clean one when there is one (not for a raw link); else a new one within the pool's
+   * pinned_connections. Or why none can be had.
+   */
+  takePinned(link: PinLink): ServerConnection | string {
+    if (link.frame === null) {
+      const idle = this.idlePinned.pop();
+      if (idle !== undefined) {
+        idle.link = link;
+        return idle;
+      }
+    }
+    const early = this.#earlyFailure();
+    if (early !== null) return early;
+    if (!this.pool.reservePinned()) {
+      return `pinned connection limit reached (pinned_connections ${this.pool.config.pinnedConnections})`;
+    }
+    return new ServerConnection(this, this.pool.connectionOptions, "pinned", link);
+  }
+
+  /** A client is done with a pinned connection: kept for reuse when `clean`, else closed. */
+  parkPinned(conn: ServerConnection, clean: boolean): void {
+    conn.link = null;
+    if (conn.closed) return;
+    if (!clean || conn.busy || conn.mode !== "pinned" || this.retired) conn.fail("done", "done");
+    else this.idlePinned.push(conn);
   }
 
   /** Whether the server is ejected from its pool right now. */
@@ -79,7 +116,7 @@ export class Server implements ServerOwner {
    */
   beginStream(bytes: Uint8Array, slot: ReplySlot | null): ServerConnection | null {
     if (this.#earlyFailure() !== null) return null;
-    const conn = new ServerConnection(this, this.pool.connectionOptions, true);
+    const conn = new ServerConnection(this, this.pool.connectionOptions, "stream");
     conn.beginStream(bytes, slot);
     return conn;
   }
@@ -170,6 +207,11 @@ export class Server implements ServerOwner {
   }
 
   connectionClosed(conn: ServerConnection, failed: boolean): void {
+    if (conn.mode === "pinned") {
+      this.pool.pinnedOpen--;
+      const idle = this.idlePinned.indexOf(conn);
+      if (idle >= 0) this.idlePinned.splice(idle, 1);
+    }
     const i = this.connections.indexOf(conn);
     if (i >= 0) this.connections.splice(i, 1);
     if (failed) this.pool.serverFailed(this);
@@ -191,6 +233,9 @@ export class Pool {
   #router: Router;
   /** Earliest retry time of an ejected server (ms since epoch), 0 when none is ejected. */
   #nextRetry = 0;
+  /** Pinned server connections open (in use or idle), and clients refused one for the cap. */
+  pinnedOpen = 0;
+  pinnedRefused = 0;
 
   /** `config` changes on a reload that keeps the pool (same listen address and protocol). */
   constructor(
@@ -263,6 +308,29 @@ export class Pool {
     this.#rebuild();
     for (const s of update.removed) s.retire();
     if (next.preconnect) { for (const s of update.added) s.preconnect(); }
+  }
+
+  /**
+   * Counts one more pinned connection when pinned_connections allows it, closing an idle one to make
+   * room if need be; false (counted as a refusal) when every one is in use.
+   */
+  reservePinned(): boolean {
+    if (this.pinnedOpen >= this.config.pinnedConnections) {
+      const holder = this.servers.find((s) => s.idlePinned.length > 0);
+      if (holder === undefined) {
+        this.pinnedRefused++;
+        logEvent(
+          Level.WARN,
+          "pool",
+          "pinned-limit",
+          `pinned connection refused: pool ${this.config.name} has its pinned_connections (${this.config.pinnedConnections}) in use`,
+        );
+        return false;
+      }
+      holder.idlePinned[0].fail("done", "done"); // its close makes the room
+    }
+    this.pinnedOpen++;
+    return true;
   }
 
   /** Leaves the proxy (a reload removed or replaced it): its servers close once idle. */

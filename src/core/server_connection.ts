@@ -48,6 +48,23 @@ export interface ServerConnectionOptions {
   mbufSize: number;
 }
 
+/**
+ * What a connection pinned to one client (see PinHost) tells that client: every reply of a raw one
+ * (`frame`), and its close.
+ */
+export interface PinLink {
+  /** Takes every reply (valid during the call only), for a raw connection; null: replies are matched first in, first out. */
+  readonly frame: ((bytes: Uint8Array) => void) | null;
+  closed(conn: ServerConnection): void;
+}
+
+/**
+ * `shared`: the pool's connections, shared by every client. `stream`: carries one streamed request of
+ * one client and nothing else (a client that breaks its request off then harms nobody), and closes
+ * once it is answered. `pinned`: belongs to one client at a time (see Server.takePinned).
+ */
+export type ConnectionMode = "shared" | "stream" | "pinned";
+
 const INITIAL_READ = 4096;
 /** Bytes written ahead of a slow reader before a streamed value waits for it. */
 export const STREAM_BACKLOG = 1 << 20;
@@ -62,7 +79,7 @@ export class ServerConnection {
   /** Requests sent or queued to send that expect a reply, oldest first. */
   readonly #waiting = new Queue<ServerRequest>();
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** A request whose bytes are still arriving streams through (on a dedicated connection). */
+  /** A request whose bytes are still arriving streams through (on a stream connection). */
   #streaming = false;
   /** What waits for the streaming request's reply (null for noreply). */
   #streamed: ServerRequest | null = null;
@@ -89,21 +106,19 @@ export class ServerConnection {
   /** The connection's number in log lines (s <id>), unique in the process. */
   readonly id: number;
 
-  /**
-   * `dedicated`: the connection carries one streamed request of one client and nothing else (a
-   * client that breaks its request off then harms nobody), and closes once it is answered.
-   */
   constructor(
     private readonly owner: ServerOwner,
     private readonly opts: ServerConnectionOptions,
-    private readonly dedicated = false,
+    readonly mode: ConnectionMode = "shared",
+    /** The client a pinned connection is serving, or null while it is idle. */
+    public link: PinLink | null = null,
   ) {
     this.#out = new WriteBuffer(opts.mbufSize);
     this.#out.onError = (err) => {
       logEvent(Level.ERR, "server", "send", `sendv on sd ${this.id} failed: ${errorMessage(err)}`);
       this.fail(socketErrorReason(err), "err");
     };
-    if (dedicated) this.#out.onDrain = () => this.#closeIfIdle();
+    if (mode === "stream") this.#out.onDrain = () => this.#closeIfIdle();
     this.#out.onSend = () => this.#sent();
     this.#read = new ReadBuffer(INITIAL_READ, opts.mbufSize);
     this.#parser = opts.protocol.newReplyParser();
@@ -126,8 +141,22 @@ export class ServerConnection {
     this.#enqueue(bytes, slot, this.opts.timeout > 0 ? now() + this.opts.timeout : Infinity);
   }
 
+  /** Queues a request that waits for its reply as long as it takes (a blocking command). */
+  sendUntimed(bytes: Uint8Array, slot: ReplySlot): void {
+    this.#enqueue(bytes, slot, Infinity);
+  }
+
+  /** Whether requests are waiting for their replies here. */
+  get busy(): boolean {
+    return this.#waiting.length > 0 || this.#streaming;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /**
-   * Starts a request whose value is still arriving from its client (on a dedicated connection): its
+   * Starts a request whose value is still arriving from its client (on a stream connection): its
    * first bytes now, the rest through streamChunk and endStream. Its timeout starts when it is
    * whole, as nutcracker's does.
    */
@@ -171,9 +200,9 @@ export class ServerConnection {
     this.#closeIfIdle();
   }
 
-  /** A dedicated or retiring connection whose requests are answered (or written, for noreply) closes. */
+  /** A stream or retiring connection whose requests are answered (or written, for noreply) closes. */
   #closeIfIdle(): void {
-    if (!this.dedicated && !this.#retiring) return;
+    if (this.mode !== "stream" && !this.#retiring) return;
     if (!this.#streaming && this.#waiting.length === 0 && !this.#out.busy) this.fail("done", "done");
   }
 
@@ -246,7 +275,7 @@ export class ServerConnection {
   /**
    * Closes the connection: every request still waiting gets `reason`. Kinds "abort" (a client left
    * in the middle of a streamed request), "bug" (the proxy's own reply handling failed) and "done" (a
-   * dedicated or retiring connection has nothing left in flight) are closes the server is not to blame for: neither
+   * stream or retiring connection has nothing left in flight) are closes the server is not to blame for: neither
    * counted as its errors nor towards its ejection.
    */
   fail(reason: string, kind: "eof" | "err" | "timeout" | "abort" | "bug" | "done"): void {
@@ -280,6 +309,7 @@ export class ServerConnection {
         (waiting.length > 0 ? `, failing ${waiting.length} requests in flight` : ""),
     );
     for (const sreq of waiting) this.#failSlot(sreq.slot, reason);
+    this.link?.closed(this);
   }
 
   /** A request failed without a reply; a bug while failing it is the proxy's and is only logged. */
@@ -379,6 +409,13 @@ export class ServerConnection {
         start = this.#streamReply(buf, start);
         break;
       }
+      const frame = this.link?.frame;
+      if (frame && len > 0 && !parser.failure && this.#handshake.length === 0) {
+        this.#frame(frame, buf.subarray(start, start - dropped + len));
+        start += len - dropped;
+        this.#replyDropped = 0;
+        continue;
+      }
       const sreq = len < 0 || parser.failure || this.#handshake.length > 0
         ? undefined
         : this.#waiting.shift();
@@ -404,6 +441,19 @@ export class ServerConnection {
     }
     rb.consumed(start);
     return true;
+  }
+
+  /** A raw pinned connection's reply, counted and handed over whole. */
+  #frame(frame: (bytes: Uint8Array) => void, reply: Uint8Array): void {
+    this.owner.replied();
+    const stats = this.owner.stats;
+    stats.responses++;
+    stats.response_bytes += reply.length;
+    try {
+      frame(reply);
+    } catch (err) {
+      logBug(this.opts.protocol, null, `handing over a reply of ${this.#where}`, err);
+    }
   }
 
   /** A handshake request's reply: a refusal is logged (nutcracker's line) and the connection goes on. */

@@ -101,6 +101,14 @@ export function metricsText(snap: StatsSnapshot, build: BuildInfo): string {
       }
     }
   }
+  out.family("tsproxy_pinned_connections", "gauge", "Server connections pinned to clients, in use or idle.");
+  for (const p of snap.pools) out.sample("tsproxy_pinned_connections", { pool: p.name }, p.pinned.open);
+  out.family(
+    "tsproxy_pinned_refused_total",
+    "counter",
+    "Transactions, subscriptions and blocking commands refused for pinned_connections.",
+  );
+  for (const p of snap.pools) out.sample("tsproxy_pinned_refused_total", { pool: p.name }, p.pinned.refused);
   out.family(
     "tsproxy_server_ejected",
     "gauge",

@@ -13,6 +13,13 @@ export const Action = {
   Split: 1,
   /** Send nothing; close the client once the replies to earlier requests are written. */
   Quit: 2,
+  /**
+   * Needs a server connection's own state (a transaction, a subscription, a blocking command): the
+   * session drives it through `Session.pinned` on connections pinned to this client.
+   */
+  Pin: 3,
+  /** Goes to every server of the pool: `Protocol.split` gets every server as owner, `merge` joins. */
+  Fanout: 4,
 } as const;
 export type Action = typeof Action[keyof typeof Action];
 
@@ -36,15 +43,10 @@ export interface RequestInfo {
  * stream cannot be trusted: the client gets the error after earlier replies and is closed.
  */
 export class ProtocolError extends Error {
-  /**
-   * `reply`, when given, is the whole reply the client gets instead of `clientErrorReply(reason)`
-   * (redis's EXECABORT for the EXEC of a refused MULTI). `log`, when given, is the error line
-   * nutcracker logs for this refusal, given the request's id.
-   */
+  /** `log`, when given, is the error line nutcracker logs for this refusal, given the request's id. */
   constructor(
     reason: string,
     readonly skip = -1,
-    readonly reply: Uint8Array | null = null,
     readonly log: ((id: number) => string) | null = null,
   ) {
     super(reason);
@@ -108,6 +110,8 @@ export interface Fragment {
   bytes: Uint8Array;
   /** Indexes (into the request's key list) of the keys this fragment carries, in request order. */
   keyIndexes: number[];
+  /** For a fan-out: how many servers the pool had when it was split (SCAN's cursor counts them). */
+  servers?: number;
 }
 
 /**
@@ -142,7 +146,8 @@ export interface Batching {
 }
 
 /**
- * One client's protocol state (redis AUTH), created by `Protocol.newSession` and opaque to the core.
+ * One client's protocol state (redis AUTH, transactions, subscriptions), created by
+ * `Protocol.newSession` and opaque to the core.
  */
 export interface Session {
   /**
@@ -150,6 +155,71 @@ export interface Session {
    * AUTH, NOAUTH) or null to let the request through. `msg` holds exactly the request's bytes.
    */
   intercept(req: RequestInfo, msg: Uint8Array): Uint8Array | null;
+  /** The pinned mode, for a protocol whose requests may be Action.Pin. */
+  readonly pinned?: PinnedSession;
+}
+
+/**
+ * A session's pinned mode: requests that need a server connection's own state, carried on
+ * connections pinned to the client (see PinHost). While `active`, every request of the client comes
+ * here, the ones the session intercepts aside.
+ */
+export interface PinnedSession {
+  readonly active: boolean;
+  /** An Action.Pin request, or any request while active. */
+  request(req: RequestInfo, msg: Uint8Array, host: PinHost): void;
+  /** While active: a request the parser refused was answered with an error (a transaction fails). */
+  refused(): void;
+  /** A reply from a raw pinned connection (see PinHost.sendRaw), valid during the call only. */
+  frame(server: number, bytes: Uint8Array, host: PinHost): void;
+  /** A pinned connection to `server` closed; the requests waiting on it were failed already. */
+  lost(server: number, host: PinHost): void;
+}
+
+/** How the reply to a request sent on a pinned connection is used. */
+export const PinReply = {
+  /** The client's reply, in order; the pool timeout applies. */
+  Client: 0,
+  /** The client's reply, in order, with no timeout (a blocking command). */
+  Blocking: 1,
+  /** Dropped (a request the proxy adds, such as a MULTI answered before it is sent). */
+  Drop: 2,
+} as const;
+export type PinReply = typeof PinReply[keyof typeof PinReply];
+
+/** What the core offers a pinned session, for one client. */
+export interface PinHost {
+  /** Servers in the pool (a fan-out reaches every one). */
+  readonly servers: number;
+  /** The live server of the key msg[start, end), of the placeholder when start < 0; -1 if none. */
+  route(msg: Uint8Array, start: number, end: number): number;
+  /** A reply the proxy gives itself, written after everything asked before it. */
+  answer(bytes: Uint8Array): void;
+  /** A reply to come later through `reply`, in order among the client's replies. */
+  expect(): ExpectedReply;
+  /**
+   * Sends on the client's pinned connection to `server` (opened, or taken from the server's idle
+   * ones): null once sent, else why no connection could be had (nothing was sent).
+   */
+  send(server: number, bytes: Uint8Array, use: PinReply): string | null;
+  /** Sends on a raw pinned connection to `server`: its replies come to PinnedSession.frame. */
+  sendRaw(server: number, bytes: Uint8Array): string | null;
+  /** No more requests are read until every one read so far is answered. */
+  hold(): void;
+  /** The client gets the error reply for `reason` after its earlier replies, and is closed. */
+  close(reason: string): void;
+  /**
+   * The pinned state is over (call with hold): once the replies are in, clean connections go back to
+   * their server's idle ones (raw ones close).
+   */
+  release(): void;
+}
+
+/** A reply slot in the client's order, filled by the session once its reply is known. */
+export interface ExpectedReply {
+  reply(bytes: Uint8Array): void;
+  /** No reply comes: the client gets the error reply for `reason`. */
+  fail(reason: string): void;
 }
 
 /** A request the proxy sends first on every new server connection; its reply is checked, then dropped. */
@@ -167,10 +237,9 @@ export interface HandshakeRequest {
  * in, first out on a connection shared by many clients. A request that breaks the rule must never be
  * forwarded on a shared connection: one with no reply (memcache noreply) is marked `noreply` and
  * gets no reply slot; one with a stream of replies or none for a long time (redis SUBSCRIBE, BLPOP,
- * MULTI ... EXEC, memcache meta quiet mode) is refused today, and will be carried by pinning its client
- * to a server connection of its own for as long as that state lasts, where the matching rule is the
- * protocol's to state (a RequestInfo action for "pin" and a reply parser that tells how many replies a
- * request has).
+ * MULTI ... EXEC) is an Action.Pin request, carried on a server connection pinned to its client for as
+ * long as that state lasts, where the session matches replies (PinnedSession); memcache meta quiet
+ * mode is refused.
  */
 export interface Protocol {
   readonly name: "memcache" | "redis";

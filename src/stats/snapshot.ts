@@ -15,6 +15,8 @@ export interface StatsSnapshot {
     stats: PoolStats;
     /** Latency and per-command counts, null while metrics are off. */
     metrics: PoolMetricsSnapshot | null;
+    /** Pinned server connections open (in use or idle), and pins refused for pinned_connections. */
+    pinned: { open: number; refused: number };
     servers: {
       name: string;
       stats: ServerStats;
@@ -49,6 +51,7 @@ export function takeSnapshot(pools: readonly Pool[], state: ProcessState): Stats
       name: p.config.name,
       stats: { ...p.stats },
       metrics: p.metrics?.snapshot() ?? null,
+      pinned: { open: p.pinnedOpen, refused: p.pinnedRefused },
       servers: p.servers.map((s) => ({
         name: s.config.name,
         stats: { ...s.stats },
@@ -80,6 +83,7 @@ export function sumSnapshots(parts: readonly StatsSnapshot[]): StatsSnapshot {
     for (const pool of part.pools) {
       addByName(sum.pools, pool, (into) => {
         addInto(into.stats, pool.stats);
+        addInto(into.pinned, pool.pinned);
         if (into.metrics !== null && pool.metrics !== null) {
           addHistogram(into.metrics.latency, pool.metrics.latency);
           addCounts(into.metrics.commands, pool.metrics.commands);

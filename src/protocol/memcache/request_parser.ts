@@ -152,7 +152,6 @@ function emptyKey(cmd: number): ProtocolError {
   return new ProtocolError(
     "missing key",
     -1,
-    null,
     (id) => `parsed bad req ${id} of type ${ncType(cmd)} with an empty key`,
   );
 }
@@ -168,7 +167,6 @@ function keyTooLong(cmd: number, buf: Uint8Array, key: number, end: number): Pro
   return new ProtocolError(
     "key too long",
     -1,
-    null,
     (id) =>
       `parsed bad req ${id} of type ${ncType(cmd)} with key prefix '${prefix}...' and length ${to - key} ` +
       "that exceeds maximum key length",

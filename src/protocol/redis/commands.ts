@@ -15,6 +15,13 @@ export const Shape = {
   Pairs: 3,
   /** `script numkeys key ...` (EVAL, EVALSHA): routed by the key after numkeys. */
   Script: 4,
+  // The shapes below report every argument's range as a key: the session or split reads them.
+  /** Answered by the proxy (CLIENT, HELLO, SELECT, ECHO). */
+  Local: 5,
+  /** Sent to every server and merged (INFO, DBSIZE), or to the server a cursor names (SCAN). */
+  Fanout: 6,
+  /** Carried on a pinned server connection: transactions, pub/sub, blocking commands. */
+  Pinned: 7,
 } as const;
 export type Shape = typeof Shape[keyof typeof Shape];
 
@@ -31,9 +38,11 @@ const ANY = Number.POSITIVE_INFINITY;
 
 // [shape, minArgs, maxArgs, names]; MOVE is left out on purpose: nutcracker lists it but has no
 // handler and closes the client, so tsproxy refuses it as unsupported.
-const GROUPS: [Shape, number, number, string][] = [
-  [Shape.NoKey, 1, 1, "ping quit command"],
-  [Shape.NoKey, 1, ANY, "lolwut"],
+const NUTCRACKER_GROUPS: [Shape, number, number, string][] = [
+  [Shape.NoKey, 1, 1, "ping quit"],
+  // COMMAND takes subcommands (DOCS, COUNT, INFO) here, where nutcracker takes none: redis-cli asks
+  // COMMAND DOCS when it starts.
+  [Shape.NoKey, 1, ANY, "lolwut command"],
   [
     Shape.FirstKey,
     2,
@@ -72,9 +81,42 @@ const GROUPS: [Shape, number, number, string][] = [
   [Shape.Script, 4, ANY, "eval evalsha"],
 ];
 
+/** What tsproxy serves that nutcracker 0.5.0 refuses (it closes the client on them). */
+const ADDED_GROUPS: [Shape, number, number, string][] = [
+  [Shape.NoKey, 1, 1, "time"],
+  [Shape.FirstKey, 3, 3, "publish"],
+  [Shape.Local, 2, ANY, "client select echo"],
+  [Shape.Local, 1, ANY, "hello"],
+  [Shape.Fanout, 1, ANY, "info"],
+  [Shape.Fanout, 1, 1, "dbsize"],
+  [Shape.Fanout, 2, ANY, "scan"],
+  [Shape.Pinned, 1, 1, "multi exec discard unwatch"],
+  [Shape.Pinned, 2, ANY, "watch subscribe psubscribe"],
+  [Shape.Pinned, 1, ANY, "unsubscribe punsubscribe"],
+  [Shape.Pinned, 3, ANY, "blpop brpop bzpopmin bzpopmax"],
+  [Shape.Pinned, 4, 4, "brpoplpush"],
+  [Shape.Pinned, 6, 6, "blmove"],
+  [Shape.Pinned, 5, ANY, "blmpop bzmpop"],
+  [Shape.Pinned, 4, ANY, "xread xreadgroup"],
+  [Shape.Pinned, 3, 3, "wait"],
+];
+
+/** Whether a shape reports every argument as a key range (the proxy reads the arguments itself). */
+export function reportsAllArgs(shape: Shape): boolean {
+  return shape >= Shape.Local;
+}
+
+const GROUPS = [...NUTCRACKER_GROUPS, ...ADDED_GROUPS];
+
 /** Every supported command; a command's id is its index here. */
 export const COMMANDS: readonly CommandSpec[] = GROUPS.flatMap(([shape, minArgs, maxArgs, names]) =>
   names.split(" ").map((name) => ({ name, shape, minArgs, maxArgs }))
+);
+
+/** Commands with an id below this one are nutcracker 0.5.0's; the others are tsproxy's additions. */
+export const NUTCRACKER_COMMANDS = NUTCRACKER_GROUPS.reduce(
+  (n, [, , , names]) => n + names.split(" ").length,
+  0,
 );
 
 const NAME_BYTES = COMMANDS.map((c) => new TextEncoder().encode(c.name));
@@ -159,4 +201,20 @@ export const CMD = {
   auth: commandId("auth"),
   mget: commandId("mget"),
   mset: commandId("mset"),
+  multi: commandId("multi"),
+  exec: commandId("exec"),
+  discard: commandId("discard"),
+  watch: commandId("watch"),
+  unwatch: commandId("unwatch"),
+  subscribe: commandId("subscribe"),
+  unsubscribe: commandId("unsubscribe"),
+  psubscribe: commandId("psubscribe"),
+  punsubscribe: commandId("punsubscribe"),
+  wait: commandId("wait"),
+  xread: commandId("xread"),
+  xreadgroup: commandId("xreadgroup"),
+  blmpop: commandId("blmpop"),
+  bzmpop: commandId("bzmpop"),
+  brpoplpush: commandId("brpoplpush"),
+  blmove: commandId("blmove"),
 } as const;

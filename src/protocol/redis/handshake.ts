@@ -1,14 +1,6 @@
 /** What tsproxy sends first on every new redis server connection (redis_db, redis_auth). */
 import type { HandshakeRequest } from "../types.ts";
-
-const encoder = new TextEncoder();
-
-/** A RESP array of bulk strings. */
-function command(...args: string[]): Uint8Array {
-  let text = `*${args.length}\r\n`;
-  for (const arg of args) text += `$${encoder.encode(arg).length}\r\n${arg}\r\n`;
-  return encoder.encode(text);
-}
+import { command } from "./resp.ts";
 
 /**
  * `SELECT <db>` when db > 0, then `AUTH <password>` when a password is set: nutcracker's order,

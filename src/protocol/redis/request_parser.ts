@@ -3,7 +3,7 @@
  * command checks: supported names, arity, key length.
  */
 import { Action, ProtocolError, type RequestInfo, type RequestParser } from "../types.ts";
-import { CMD, COMMANDS, lookupCommand, ncType, Shape } from "./commands.ts";
+import { CMD, COMMANDS, lookupCommand, ncType, reportsAllArgs, Shape } from "./commands.ts";
 
 const CR = 13;
 const LF = 10;
@@ -18,13 +18,6 @@ const MAX_DIGITS = 10;
 const MAX_BULK = 512 * 1024 * 1024;
 /** Bytes of an unsupported name quoted back to the client. */
 const MAX_QUOTED_NAME = 128;
-/** redis's answer to EXEC when the transaction was discarded (clients raise the queued errors). */
-const EXECABORT = new TextEncoder().encode(
-  "-EXECABORT Transaction discarded because of previous errors.\r\n",
-);
-const DISCARDED = new TextEncoder().encode("+OK\r\n");
-/** Why a command sent after a refused MULTI is not run. */
-const NOT_RUN = "command not run: MULTI is not supported, so its transaction is discarded";
 
 // Parser phases; a phase resumes at `pos` (relative to the request start) on the next call.
 const HEADER = 0;
@@ -43,7 +36,7 @@ function isKeyPosition(shape: Shape, index: number): boolean {
     case Shape.Script:
       return index === 3;
     default:
-      return false;
+      return reportsAllArgs(shape) && index >= 1;
   }
 }
 
@@ -84,11 +77,6 @@ export class RedisRequestParser implements RequestParser {
   /** The name of an unsupported command, quoted for the refusal once the request is complete. */
   #unsupported = "";
   #numkeysOk = true;
-  /**
-   * MULTI was refused and its EXEC or DISCARD has not come yet: the commands the client queues for
-   * the transaction are refused too, or they would run one by one, half a transaction.
-   */
-  #discarding = false;
   #dataStart = 0;
   #dataEnd = 0;
   #keys: number[] = [];
@@ -124,7 +112,10 @@ export class RedisRequestParser implements RequestParser {
           this.#dataStart = this.#next - start;
           this.#dataEnd = this.#dataStart + this.#num;
           // Checked as soon as the length is known, as nutcracker does, so a huge key is never buffered.
-          if (isKeyPosition(this.#shape, this.#arg) && this.#num >= this.#keyLimit) {
+          if (
+            isKeyPosition(this.#shape, this.#arg) && this.#num >= this.#keyLimit &&
+            !reportsAllArgs(this.#shape)
+          ) {
             const [length, limit, type] = [this.#num, this.#keyLimit, ncType(this.#cmd)];
             this.#fail(
               `key too long: ${length} bytes (limit ${limit - 1})`,
@@ -173,7 +164,7 @@ export class RedisRequestParser implements RequestParser {
 
   #streams(): boolean {
     const cmd = this.#cmd;
-    if (cmd < 0 || cmd === CMD.auth || this.#discarding) return false;
+    if (cmd < 0 || cmd === CMD.auth) return false;
     const spec = COMMANDS[cmd];
     if (this.#nargs < spec.minArgs || this.#nargs > spec.maxArgs) return false;
     if (spec.shape === Shape.FirstKey) return this.#arg >= 2;
@@ -218,16 +209,9 @@ export class RedisRequestParser implements RequestParser {
     const numkeysOk = this.#numkeysOk;
     const unsupported = this.#unsupported;
     this.#reset();
-    if (this.#discarding && cmd !== CMD.quit) {
-      const word = cmd < 0 ? unsupported.toUpperCase() : "";
-      if (word !== "EXEC" && word !== "DISCARD") throw new ProtocolError(NOT_RUN, length);
-      this.#discarding = false;
-      throw new ProtocolError(`${word} of a refused MULTI`, length, word === "EXEC" ? EXECABORT : DISCARDED);
-    }
     if (cmd < 0) {
-      if (unsupported.toUpperCase() === "MULTI") this.#discarding = true;
       const log = () => `parsed unsupported command '${unsupported}'`;
-      throw new ProtocolError(`unsupported command '${unsupported}'`, length, null, log);
+      throw new ProtocolError(`unsupported command '${unsupported}'`, length, log);
     }
     const spec = COMMANDS[cmd];
     if (nargs < spec.minArgs || nargs > spec.maxArgs || (spec.shape === Shape.Pairs && (nargs & 1) === 0)) {
@@ -238,6 +222,8 @@ export class RedisRequestParser implements RequestParser {
     }
     let action: Action = Action.Forward;
     if (cmd === CMD.quit) action = Action.Quit;
+    else if (spec.shape === Shape.Pinned) action = Action.Pin;
+    else if (spec.shape === Shape.Fanout) action = Action.Fanout;
     else if (keys.length > 2 && (spec.shape === Shape.AllKeys || spec.shape === Shape.Pairs)) {
       action = Action.Split;
     }
@@ -274,7 +260,7 @@ export class RedisRequestParser implements RequestParser {
   /** Gives up on a stream that cannot be framed: the client is closed after the error. */
   #fail(reason: string, log: ((id: number) => string) | null = null): never {
     this.#reset();
-    throw new ProtocolError(reason, -1, null, log);
+    throw new ProtocolError(reason, -1, log);
   }
 
   #reset(): void {

@@ -126,15 +126,23 @@ Deno.test("every supported command frames with its routing key and action", () =
     if (spec.maxArgs === Infinity) counts.push(spec.minArgs + (spec.shape === Shape.Pairs ? 2 : 3));
     for (const nargs of counts) {
       const msg = validRequest(spec.name, spec.shape, nargs);
-      const action = id === CMD.quit ? Action.Quit : Action.Forward;
-      const keys = spec.shape === Shape.NoKey
+      const everyArg = spec.shape >= Shape.Local;
+      const action = id === CMD.quit
+        ? Action.Quit
+        : spec.shape === Shape.Pinned
+        ? Action.Pin
+        : spec.shape === Shape.Fanout
+        ? Action.Fanout
+        : Action.Forward;
+      const keys = spec.shape === Shape.NoKey || nargs === 1
         ? []
-        : spec.shape === Shape.AllKeys
+        : spec.shape === Shape.AllKeys || everyArg
         ? ["key", ...Array.from({ length: nargs - 2 }, (_, i) => `a${i + 2}`)]
         : spec.shape === Shape.Pairs
         ? ["key", ...Array.from({ length: (nargs - 3) / 2 }, (_, i) => `a${2 * i + 3}`)]
         : ["key"];
-      const expected = { action: keys.length > 1 ? Action.Split : action, cmd: id, keys, length: msg.length };
+      const split = keys.length > 1 && !everyArg;
+      const expected = { action: split ? Action.Split : action, cmd: id, keys, length: msg.length };
       assert.deepEqual(frameAll(msg), [expected], `${spec.name} with ${nargs} elements`);
     }
   }
@@ -206,10 +214,7 @@ Deno.test("arity violations are refused with the request's length so the client 
 
 Deno.test("nutcracker's own arity wins over redis's: EXPIRE k 10 NX, PING hello, AUTH user pass", () => {
   for (
-    const args of [["EXPIRE", "k", "10", "NX"], ["PING", "hello"], ["AUTH", "user", "pass"], [
-      "COMMAND",
-      "COUNT",
-    ]]
+    const args of [["EXPIRE", "k", "10", "NX"], ["PING", "hello"], ["AUTH", "user", "pass"]]
   ) {
     const msg = command(...args);
     const [framed] = frameAll(msg);
@@ -244,9 +249,6 @@ Deno.test("unsupported commands are refused by name as sent, keeping the client"
     const args of [
       ["CONFIG", "GET", "x"],
       ["KEYS", "*"],
-      ["SUBSCRIBE", "ch"],
-      ["MULTI"],
-      ["SELECT", "1"],
       ["MOVE", "k", "1"],
       ["FlushAll"],
       ["GETS", "k"],
@@ -259,60 +261,47 @@ Deno.test("unsupported commands are refused by name as sent, keeping the client"
   }
 });
 
-Deno.test("after a refused MULTI every command up to EXEC is refused, so none of the transaction runs", () => {
-  const ex = command("exec");
-  const stream = concat(
-    command("MULTI"),
-    command("SET", "tx1", "a"),
-    command("INCR", "tx2"),
-    command("MGET", "a", "b"),
-    ex,
-    command("GET", "k"),
-  );
-  const framed = frameAll(stream);
-  const notRun = "command not run: MULTI is not supported, so its transaction is discarded";
-  assert.deepEqual(framed.map((f) => "error" in f ? f.error : COMMANDS[f.cmd].name), [
-    "unsupported command 'MULTI'",
-    notRun,
-    notRun,
-    notRun,
-    "EXEC of a refused MULTI",
-    "get",
-  ]);
+Deno.test("transactions, pub/sub and blocking commands are framed for the pinned mode, every argument reported", () => {
+  for (
+    const args of [
+      ["MULTI"],
+      ["exec"],
+      ["WATCH", "a", "b"],
+      ["SUBSCRIBE", "ch"],
+      ["PUNSUBSCRIBE"],
+      ["BLPOP", "q", "0"],
+      ["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+    ]
+  ) {
+    const msg = command(...args);
+    const [f] = frameAll(msg);
+    assert.ok(!("error" in f), args[0]);
+    assert.equal(f.action, Action.Pin, args[0]);
+    assert.deepEqual(f.keys, args.slice(1), args[0]);
+  }
 });
 
-/** The reply a refusal carries instead of the plain error, for each request of the stream. */
-function refusalReplies(parser: RedisRequestParser, ...requests: Uint8Array[]): (string | null)[] {
-  return requests.map((msg) => {
-    try {
-      parser.parse(msg, 0, msg.length);
-      return "forwarded";
-    } catch (e) {
-      assert.ok(e instanceof ProtocolError && e.skip === msg.length);
-      return e.reply === null ? null : text(e.reply);
-    }
-  });
-}
-
-Deno.test("the EXEC of a refused MULTI answers EXECABORT and DISCARD answers OK; both end the refusal", () => {
-  const parser = new RedisRequestParser(16384);
-  assert.deepEqual(
-    refusalReplies(parser, command("multi"), command("GET", "k"), command("EXEC"), command("GET", "k")),
-    [null, null, "-EXECABORT Transaction discarded because of previous errors.\r\n", "forwarded"],
-  );
-  assert.deepEqual(
-    refusalReplies(parser, command("MULTI"), command("DISCARD"), command("GET", "k")),
-    [null, "+OK\r\n", "forwarded"],
-  );
-  assert.deepEqual(refusalReplies(parser, command("EXEC"), command("DISCARD")), [null, null]);
+Deno.test("INFO, DBSIZE and SCAN fan out; CLIENT, HELLO, SELECT and ECHO are the proxy's", () => {
+  for (const args of [["INFO"], ["INFO", "keyspace"], ["DBSIZE"], ["SCAN", "0", "COUNT", "5"]]) {
+    const [f] = frameAll(command(...args));
+    assert.ok(!("error" in f) && f.action === Action.Fanout, args[0]);
+  }
+  for (const args of [["CLIENT", "SETNAME", "x"], ["HELLO"], ["SELECT", "0"], ["ECHO", "hi"]]) {
+    const [f] = frameAll(command(...args));
+    assert.ok(!("error" in f) && f.action === Action.Forward, args[0]);
+    assert.equal(COMMANDS[f.cmd].shape, Shape.Local, args[0]);
+  }
 });
 
-Deno.test("a large value queued after a refused MULTI is never streamed to a server", () => {
+Deno.test("a large value inside a transaction is never streamed: the pinned mode gets it whole", () => {
   const parser = new RedisRequestParser(16384);
-  refusalReplies(parser, command("MULTI"));
   const head = bytes(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1000000\r\n${"x".repeat(1000)}`);
   assert.equal(parser.parse(head, 0, head.length), null);
-  assert.equal(parser.pending(), null);
+  assert.notEqual(
+    parser.pending(),
+    null,
+    "the parser offers it; the client connection declines while pinned",
+  );
 });
 
 Deno.test("an unsupported name is quoted on one line and cut at 128 bytes", () => {
