@@ -34,9 +34,9 @@ async function run(program: string, args: string[], timeoutMs = 15_000): Promise
   }
 }
 
-/** An ioredis client of the pool; no INFO ready check (INFO is not proxied). */
+/** An ioredis client of the pool, with ioredis's INFO ready check (answered by the proxy). */
 function ioredis(port: number, opts: Record<string, unknown> = {}): Redis {
-  return new Redis({ host: "127.0.0.1", port, enableReadyCheck: false, maxRetriesPerRequest: 0, ...opts });
+  return new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 0, ...opts });
 }
 
 /** Runs `fn` with an ioredis client and disconnects it. */
@@ -254,31 +254,65 @@ Deno.test(
   },
 );
 
+/** redis-py's transaction, exactly as an application writes it, on the keys given. */
 const PY_TRANSACTION = `
 import json, sys, redis
-r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=10)
+r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]))
+k1, k2 = sys.argv[2], sys.argv[3]
 out = {}
 p = r.pipeline(transaction=True)
-p.set("tx1", "a")
-p.incr("tx2")
+p.set(k1, "a")
+p.incr(k2)
 try:
     out["result"] = p.execute()
 except redis.RedisError as e:
     out["error"] = type(e).__name__ + ": " + str(e)
-out["after"] = r.set("tx3", "b")
+out["after"] = r.set(k1 + ":after", "b")
 print(json.dumps(out))
 `;
 
 Deno.test(
-  "python3-redis pipeline(transaction=True) fails whole: nothing of the refused MULTI reaches a server",
+  "python3-redis pipeline(transaction=True): all applied on one server, or an error and nothing applied",
   needs("redis-server", PYTHON),
-  async () => {
+  async (t) => {
     await withLab("tsproxy", pools(), async (lab) => {
-      const out = JSON.parse(await run(PYTHON, ["-c", PY_TRANSACTION, String(lab.port("alpha"))]));
-      assert.match(out.error, /ResponseError: .*unsupported command 'MULTI'/);
-      assert.equal(out.after, true, "the connection stays usable after the discarded transaction");
-      const held = (await Promise.all(lab.backendPorts().map((p) => backendKeys(p)))).flat();
-      assert.deepEqual(held.filter((k) => k.startsWith("tx")), ["tx3"]);
+      const port = String(lab.port("alpha"));
+      const held = async () => (await Promise.all(lab.backendPorts().map((p) => backendKeys(p)))).flat();
+      const pairs: [string, string][] = [
+        ["tx1", "tx2"],
+        [FOUR.keysOn(0, "txa:")[0], FOUR.keysOn(1, "txb:")[0]],
+        ["{t}tx1", "{t}tx2"],
+      ];
+      for (const [k1, k2] of pairs) {
+        const same = FOUR.owner(k1) === FOUR.owner(k2);
+        const where = same
+          ? `both on s${FOUR.owner(k1) + 1}`
+          : `on s${FOUR.owner(k1) + 1} and s${FOUR.owner(k2) + 1}`;
+        await t.step(
+          `${k1}, ${k2} (${where}): ${
+            same ? "applied atomically, [True, 1]" : "an error, neither key anywhere"
+          }`,
+          async () => {
+            const out = JSON.parse(await run(PYTHON, ["-c", PY_TRANSACTION, port, k1, k2]));
+            const raised = "error" in out;
+            const present = (await held()).filter((k) => k === k1 || k === k2);
+            // The invariant whatever the placement: raised => nothing applied; not raised => all applied.
+            if (raised) {
+              assert.match(out.error, /^(ExecAbortError|ResponseError): /);
+              assert.deepEqual(present, [], `${k1}, ${k2} after the error ${out.error}`);
+            } else {
+              assert.deepEqual(out.result, [true, 1]);
+              await assertPlaced(lab, [k1, k2]);
+            }
+            assert.equal(
+              raised,
+              !same,
+              same ? `refused on one server: ${out.error}` : "applied across servers",
+            );
+            assert.equal(out.after, true, "the connection stays usable after the transaction");
+          },
+        );
+      }
     });
   },
 );
