@@ -11,6 +11,7 @@ function snap(ejected: number[], processes = 1, listening = processes): StatsSna
       name: "p",
       stats: new PoolStats(),
       metrics: null,
+      pinned: { open: 0, refused: 0 },
       servers: ejected.map((e, i) => ({
         name: `s${i}`,
         stats: new ServerStats(),

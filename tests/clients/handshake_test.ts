@@ -729,6 +729,36 @@ Deno.test(
         });
       });
 
+      await t.step(
+        "raw: subscription counts span the servers; UNSUBSCRIBE with no channel leaves them all",
+        async () => {
+          const chans = onEachServer("ch.");
+          await withClient(port, async (w) => {
+            const sub = await ask(w, [cmd("SUBSCRIBE", ...chans), cmd("PSUBSCRIBE", "ch.*")], 5);
+            assert.deepEqual(sub.replies, [
+              ...chans.map((ch, i) => R.arr(R.bulk("subscribe"), R.bulk(ch), R.int(i + 1))),
+              R.arr(R.bulk("psubscribe"), R.bulk("ch.*"), R.int(5)),
+            ]);
+            const one = await ask(w, [cmd("UNSUBSCRIBE", chans[1])], 1);
+            assert.deepEqual(one.replies, [R.arr(R.bulk("unsubscribe"), R.bulk(chans[1]), R.int(4))]);
+            // One message per channel left, in an order of the server's (or proxy's) choosing.
+            const all = await ask(w, [cmd("UNSUBSCRIBE")], 3);
+            const left = [chans[0], chans[2], chans[3]];
+            assert.deepEqual(
+              all.replies.map((r) => r.replace(/:\d+\r\n$/, "")).sort(),
+              left.map((ch) => R.bulk("unsubscribe") + R.bulk(ch)).map((b) => `*3\r\n${b}`).sort(),
+            );
+            assert.deepEqual(all.replies.map((r) => r.match(/:(\d+)\r\n$/)?.[1]), ["3", "2", "1"]);
+            const rest = await ask(w, [cmd("PUNSUBSCRIBE"), cmd("UNSUBSCRIBE"), cmd("SET", "ps:cnt", "1")]);
+            assert.deepEqual(rest.replies, [
+              R.arr(R.bulk("punsubscribe"), R.bulk("ch.*"), R.int(0)),
+              R.arr(R.bulk("unsubscribe"), R.nil, R.int(0)),
+              R.ok,
+            ]);
+          });
+        },
+      );
+
       await t.step("redis-py pubsub().subscribe then get_message", async () => {
         const out = await python(port, PY_PUBSUB);
         assert.deepEqual(out, {
@@ -893,6 +923,19 @@ Deno.test(
         await withClient(port, async (o) => {
           const got = await ask(o, [cmd("RPUSH", "{gone}q", "x"), cmd("LLEN", "{gone}q")]);
           assert.deepEqual(got.replies, [R.int(1), R.int(1)]);
+        });
+      });
+
+      await t.step("raw: commands pipelined behind a BLPOP are answered after it, in order", async () => {
+        await withClient(port, async (w) => {
+          const got = await ask(w, [
+            cmd("SET", "{pl}k", "v"),
+            cmd("BLPOP", "{pl}q", "1"),
+            cmd("GET", "{pl}k"),
+            cmd("BLPOP", "other:q", "1"),
+            cmd("GET", "{pl}k"),
+          ]);
+          assert.deepEqual(got.replies, [R.ok, "*-1\r\n", R.bulk("v"), "*-1\r\n", R.bulk("v")]);
         });
       });
 

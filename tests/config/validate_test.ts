@@ -52,6 +52,7 @@ Deno.test("an unset directive gets nutcracker's default", () => {
     reuseport: false,
     clientOutputLimit: 256 * 1024 * 1024,
     clientInputLimit: 256 * 1024 * 1024,
+    pinnedConnections: 256,
     serverConnections: 1,
     autoEjectHosts: false,
     serverRetryTimeout: 30000,

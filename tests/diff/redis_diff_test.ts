@@ -259,7 +259,10 @@ Deno.test(
               [R.bulk("1"), R.bulk("1"), false],
               `tsproxy, ${args[0]}`,
             );
-            assert.match(b.replies[1], /^-ERR (unsupported command|wrong number|numkeys)[^\r\n]*\r\n$/);
+            assert.match(
+              b.replies[1],
+              /^-ERR (unsupported command|wrong number|numkeys|SELECT 1 is refused)[^\r\n]*\r\n$/,
+            );
           }
         },
       );

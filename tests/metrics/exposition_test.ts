@@ -21,6 +21,7 @@ function snapshot(serverName: string): StatsSnapshot {
       name: "alpha",
       stats: new PoolStats(),
       metrics: { latency: latency.snapshot(), commands: { get: 5, set: 2 }, errors: { set: 1 } },
+      pinned: { open: 2, refused: 3 },
       servers: [{ name: serverName, stats: server, ejected: 1, latency: latency.snapshot() }],
     }],
     processes: 1,
@@ -51,6 +52,8 @@ Deno.test({
     const s = { pool: "alpha", server: "s1" };
     assert.equal(valueOf(f, "tsproxy_server_ejected_at_seconds", s), 1_700_000_000.5);
     assert.equal(valueOf(f, "tsproxy_server_ejected", s), 1);
+    assert.equal(valueOf(f, "tsproxy_pinned_connections", { pool: "alpha" }), 2);
+    assert.equal(valueOf(f, "tsproxy_pinned_refused_total", { pool: "alpha" }), 3);
     assert.equal(valueOf(f, "tsproxy_request_duration_seconds_bucket", { pool: "alpha", le: "0.00025" }), 0);
     assert.equal(valueOf(f, "tsproxy_request_duration_seconds_bucket", { pool: "alpha", le: "0.0005" }), 1);
     assert.equal(valueOf(f, "tsproxy_request_duration_seconds_bucket", { pool: "alpha", le: "+Inf" }), 2);
