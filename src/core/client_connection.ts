@@ -24,6 +24,11 @@ import { ClientRequest, type RequestOwner, SplitRequest } from "./request.ts";
 import { WriteBuffer } from "./write_buffer.ts";
 
 const INITIAL_READ = 1024;
+/**
+ * Bytes read ahead while a client waits for a pinned reply (a blocking command): reading goes on so a
+ * client that hangs up is noticed (and its pinned connection closed) before the reply comes.
+ */
+const PAUSED_READ_LIMIT = 64 * 1024;
 
 /**
  * Test seam: called as each whole request's reply reaches its client, so a test can stand in for a
@@ -118,12 +123,10 @@ export class ClientConnection implements RequestOwner {
     const rb = this.#read;
     let hungUp = false;
     while (this.#reading) {
-      if (this.#paused) {
+      if (this.#paused && !(this.#pins?.busy && rb.end - rb.start < PAUSED_READ_LIMIT)) {
         await this.#queueEmpty();
         if (this.#closed) return;
-        this.#pins?.settle();
-        this.#paused = false;
-        this.#takeRequests();
+        this.#resume();
         continue;
       }
       let n: number | null;
@@ -141,7 +144,7 @@ export class ClientConnection implements RequestOwner {
         break;
       }
       rb.filled(n);
-      this.#takeRequests();
+      if (!this.#paused) this.#takeRequests();
       if (this.#stream !== null) await this.#stream.conn.whenWritable();
     }
     if (this.#closed) return;
@@ -156,7 +159,21 @@ export class ClientConnection implements RequestOwner {
       );
     }
     if (this.#stream !== null) this.#abortStream(); // EOF in the middle of a streamed request
+    if (hungUp && this.#pins?.busy) {
+      // Nobody will read the reply of its blocking command: closing its connection ends the wait,
+      // so the data it would take stays for others.
+      this.#close("eof");
+      return;
+    }
     this.#finishIfDone();
+  }
+
+  /** After a pause (see #paused): every earlier reply is in, the requests read meanwhile are served. */
+  #resume(): void {
+    if (this.#closed || !this.#paused || this.#queue.length > 0) return;
+    this.#pins?.settle();
+    this.#paused = false;
+    this.#takeRequests();
   }
 
   replied(req: ClientRequest, bytes: Uint8Array): void {
@@ -626,6 +643,8 @@ export class ClientConnection implements RequestOwner {
       const resume = this.#onQueueEmpty;
       this.#onQueueEmpty = null;
       resume();
+    } else if (this.#queue.length === 0 && this.#paused && this.#reading) {
+      queueMicrotask(() => this.#resume()); // the run loop is reading on (see PAUSED_READ_LIMIT)
     }
     if (this.#ending && this.#queue.length === 0 && !this.#out.busy) {
       this.#close(this.#draining ? "proxy stopping" : "done");

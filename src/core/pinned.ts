@@ -93,6 +93,12 @@ export class PinnedConnections implements PinHost {
     this.#releasing = true;
   }
 
+  /** Whether a request waits for its reply on a pinned connection (a blocking command, say). */
+  get busy(): boolean {
+    for (const pin of this.#pins.values()) if (pin.conn.busy) return true;
+    return false;
+  }
+
   /** Every request read so far is answered: a released state gives its connections back. */
   settle(): void {
     if (!this.#releasing) return;

@@ -2,10 +2,11 @@
  * A redis client's pinned states: transactions (MULTI ... EXEC, WATCH), blocking commands and
  * subscriptions, each on server connections of the client's own (see PinHost).
  *
- * The rule that matters most: a transaction is applied whole or not at all. Its first command that
- * names a server picks it (a keyed one by its keys, a keyless one by the placeholder, as nutcracker
- * routes keyless commands); a command whose keys are elsewhere is refused and the transaction is
- * discarded at EXEC (EXECABORT), as redis discards one with a command it refused.
+ * The rule that matters most: a transaction is applied whole or not at all. Its first keyed command
+ * picks its server (keyless commands before it wait in the proxy, answered QUEUED, and go out with
+ * it; a transaction with no key at all runs on the placeholder's server, as nutcracker routes keyless
+ * commands); a command whose keys are elsewhere is refused and the transaction is discarded at EXEC
+ * (EXECABORT), as redis discards one with a command it refused.
  */
 import { type PinHost, type PinnedSession, PinReply, type RequestInfo } from "../types.ts";
 import { CMD, COMMANDS, Shape } from "./commands.ts";
@@ -15,6 +16,7 @@ import { Subscriptions } from "./pubsub.ts";
 
 const encoder = new TextEncoder();
 const OK = encoder.encode("+OK\r\n");
+const QUEUED = encoder.encode("+QUEUED\r\n");
 const EMPTY_EXEC = encoder.encode("*0\r\n");
 const EXECABORT = encoder.encode("-EXECABORT Transaction discarded because of previous errors.\r\n");
 const MULTI = command("multi");
@@ -82,6 +84,8 @@ export class RedisPinned implements PinnedSession {
   #aborted = false;
   /** A watched connection was lost: the next transaction is discarded (its keys were not watched). */
   #watchLost = false;
+  /** Keyless commands of the transaction read before its server is known (copies), sent after MULTI. */
+  #deferred: Uint8Array[] = [];
   /** Made on the first subscription (most clients never subscribe). */
   #subs: Subscriptions | null = null;
 
@@ -167,11 +171,15 @@ export class RedisPinned implements PinnedSession {
     if (this.#watching && !this.#aborted) this.#openOn(this.#server, host);
   }
 
-  /** Sends MULTI to `server` (its +OK was answered already); false when no connection could be had. */
+  /**
+   * Sends MULTI to `server`, and the keyless commands read before it (their +OK and QUEUED were
+   * answered already; a server refusing one fails EXEC); false when no connection could be had.
+   */
   #openOn(server: number, host: PinHost): boolean {
     if (host.send(server, MULTI, PinReply.Drop) !== null) return false;
     this.#server = server;
     this.#multiSent = true;
+    for (const msg of this.#deferred.splice(0)) host.send(server, msg, PinReply.Drop);
     return true;
   }
 
@@ -181,7 +189,13 @@ export class RedisPinned implements PinnedSession {
       host.answer(errReply("command not queued: the transaction failed already and EXEC will discard it"));
       return;
     }
-    const server = serverOf(routingKeys(req, msg), msg, host, this.#server);
+    const keys = routingKeys(req, msg);
+    if (keys.length === 0 && !this.#multiSent) {
+      this.#deferred.push(msg.slice());
+      host.answer(QUEUED);
+      return;
+    }
+    const server = serverOf(keys, msg, host, this.#server);
     if (server === -2 || (this.#server >= 0 && server !== this.#server)) {
       return this.#refuse(ONE_SERVER, host);
     }
@@ -203,6 +217,10 @@ export class RedisPinned implements PinnedSession {
     if (!this.#multi) {
       host.answer(errReply("EXEC without MULTI"));
       return;
+    }
+    if (!this.#aborted && !this.#multiSent && this.#deferred.length > 0) {
+      const server = host.route(msg, -1, -1); // keyless commands only: the placeholder's server
+      if (server < 0 || !this.#openOn(server, host)) this.#aborted = true;
     }
     if (this.#aborted) {
       if (this.#multiSent) host.send(this.#server, DISCARD, PinReply.Drop);
@@ -229,6 +247,7 @@ export class RedisPinned implements PinnedSession {
       this.#watching =
         false;
     this.#server = -1;
+    this.#deferred = [];
     host.release();
     host.hold();
   }

@@ -375,3 +375,21 @@ Deno.test("inside MULTI, pub/sub and proxy-answered commands are refused and the
   assert.match(log[1], /^answer -ERR SUBSCRIBE is not supported inside a transaction/);
   assert.equal(log[2], "answer -EXECABORT Transaction discarded because of previous errors.\r\n");
 });
+
+Deno.test("keyless commands before the first key wait, answered QUEUED, and go out with it", () => {
+  const host = new Host();
+  const pinned = new RedisPinned(none);
+  run(pinned, host, ["MULTI"], ["PING"], ["SET", "bx", "1"], ["EXEC"]);
+  assert.deepEqual(host.take(), [
+    "answer +OK\r\n",
+    "answer +QUEUED\r\n",
+    "send 1 drop multi",
+    "send 1 drop PING",
+    "send 1 client SET bx 1",
+    "send 1 client EXEC",
+    "release",
+    "hold",
+  ]);
+  run(pinned, host, ["MULTI"], ["PING"], ["EXEC"]);
+  assert.deepEqual(host.take().slice(2, 5), ["send 0 drop multi", "send 0 drop PING", "send 0 client EXEC"]);
+});
