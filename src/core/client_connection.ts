@@ -83,6 +83,8 @@ export class ClientConnection implements RequestOwner {
   #taking = false;
   /** The client's pinned server connections, once it used a pinned mode (see Session.pinned). */
   #pins: PinnedConnections | null = null;
+  /** A read is outstanding (requests may be served meanwhile, after a pause: see #resume). */
+  #readPending = false;
   /** The request the pinned session is serving, for the metrics of the replies it queues. */
   #current: RequestInfo | null = null;
 
@@ -131,6 +133,7 @@ export class ClientConnection implements RequestOwner {
       }
       let n: number | null;
       try {
+        this.#readPending = true;
         n = await this.conn.read(rb.space(this.#stream === null ? this.#parser.need : 0));
       } catch (err) {
         if (this.#closed) return;
@@ -138,6 +141,8 @@ export class ClientConnection implements RequestOwner {
         logEvent(Level.ERR, "client", "recv", `recv on sd ${this.id} failed: ${errorMessage(err)}`);
         this.#close("recv failed");
         return;
+      } finally {
+        this.#readPending = false;
       }
       if (n === null) {
         this.#eof = hungUp = true;
@@ -290,7 +295,7 @@ export class ClientConnection implements RequestOwner {
     }
     this.#taking = false;
     if (start < end && this.#stream === null && !this.#paused && this.#reading) this.#checkInput(end - start);
-    rb.consumed(start);
+    rb.consumed(start, this.#readPending);
     this.#writeReady();
   }
 

@@ -33,10 +33,13 @@ export class ReadBuffer {
     this.end += n;
   }
 
-  /** Marks bytes up to `upTo` as consumed; an emptied buffer rewinds (and resizes to the traffic). */
-  consumed(upTo: number): void {
+  /**
+   * Marks bytes up to `upTo` as consumed; an emptied buffer rewinds (and resizes to the traffic),
+   * unless `reading`: a read into `space()` is still outstanding, so the bytes must stay where they are.
+   */
+  consumed(upTo: number, reading = false): void {
     this.start = upTo;
-    if (upTo !== this.end) return;
+    if (upTo !== this.end || reading) return;
     this.start = this.end = 0;
     if (this.buf.length > this.chunk) this.buf = new Uint8Array(this.chunk);
     else if (this.#filled && this.buf.length < this.chunk) this.buf = new Uint8Array(this.buf.length * 2);

@@ -16,7 +16,7 @@ export const Shape = {
   /** `script numkeys key ...` (EVAL, EVALSHA): routed by the key after numkeys. */
   Script: 4,
   // The shapes below report every argument's range as a key: the session or split reads them.
-  /** Answered by the proxy (CLIENT, HELLO, SELECT, ECHO). */
+  /** Answered by the proxy (CLIENT, HELLO, SELECT, ECHO, COMMAND with a subcommand). */
   Local: 5,
   /** Sent to every server and merged (INFO, DBSIZE), or to the server a cursor names (SCAN). */
   Fanout: 6,
@@ -40,9 +40,10 @@ const ANY = Number.POSITIVE_INFINITY;
 // handler and closes the client, so tsproxy refuses it as unsupported.
 const NUTCRACKER_GROUPS: [Shape, number, number, string][] = [
   [Shape.NoKey, 1, 1, "ping quit"],
-  // COMMAND takes subcommands (DOCS, COUNT, INFO) here, where nutcracker takes none: redis-cli asks
-  // COMMAND DOCS when it starts.
-  [Shape.NoKey, 1, ANY, "lolwut command"],
+  [Shape.NoKey, 1, ANY, "lolwut"],
+  // Bare COMMAND is forwarded, as nutcracker does; its subcommands (DOCS, COUNT, INFO), which
+  // nutcracker refuses, are answered by the proxy (redis-cli asks COMMAND DOCS when it starts).
+  [Shape.Local, 1, ANY, "command"],
   [
     Shape.FirstKey,
     2,
@@ -197,6 +198,7 @@ export function ncType(cmd: number): number {
 /** Ids of the commands other modules treat specially. */
 export const CMD = {
   ping: commandId("ping"),
+  command: commandId("command"),
   quit: commandId("quit"),
   auth: commandId("auth"),
   mget: commandId("mget"),

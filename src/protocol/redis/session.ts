@@ -84,7 +84,7 @@ export class RedisSession implements Session {
       const why = fanoutError(spec.name as FanoutCommand, msg, req.keys);
       return why === null ? null : errReply(why);
     }
-    if (spec.shape !== Shape.Local) return null;
+    if (spec.shape !== Shape.Local || (req.cmd === CMD.command && req.keys.length === 0)) return null;
     const ctx = {
       redisDb: this.opts.redisDb,
       password: this.opts.password,
