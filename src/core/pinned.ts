@@ -28,16 +28,10 @@ const DROPPED = new ClientRequest({
   whenWritable: () => Promise.resolve(),
 }, null);
 
-/** One pinned connection and the server it goes to. */
-interface Pin {
-  server: Server;
-  conn: ServerConnection;
-}
-
 export class PinnedConnections implements PinHost {
   /** By server, at most one first-in first-out connection and one raw one. */
-  readonly #pins = new Map<Server, Pin>();
-  readonly #raw = new Map<Server, Pin>();
+  readonly #pins = new Map<Server, ServerConnection>();
+  readonly #raw = new Map<Server, ServerConnection>();
   #releasing = false;
 
   constructor(
@@ -95,7 +89,7 @@ export class PinnedConnections implements PinHost {
 
   /** Whether a request waits for its reply on a pinned connection (a blocking command, say). */
   get busy(): boolean {
-    for (const pin of this.#pins.values()) if (pin.conn.busy) return true;
+    for (const conn of this.#pins.values()) if (conn.busy) return true;
     return false;
   }
 
@@ -112,34 +106,34 @@ export class PinnedConnections implements PinHost {
   }
 
   #giveBack(clean: boolean): void {
-    const pins = [...this.#pins.values()];
-    const raw = [...this.#raw.values()];
+    const pins = [...this.#pins];
+    const raw = [...this.#raw];
     this.#pins.clear();
     this.#raw.clear();
-    for (const { server, conn } of pins) server.parkPinned(conn, clean);
-    for (const { server, conn } of raw) server.parkPinned(conn, false);
+    for (const [server, conn] of pins) server.parkPinned(conn, clean);
+    for (const [server, conn] of raw) server.parkPinned(conn, false);
   }
 
   /** The client's connection to server index `server` in `pins`, opened when there is none yet. */
   #connection(
     server: number,
-    pins: Map<Server, Pin>,
+    pins: Map<Server, ServerConnection>,
     frame: PinLink["frame"],
   ): ServerConnection | string {
     const target = this.pool.servers[server];
     if (target === undefined) return "no such server";
     const pinned = pins.get(target);
-    if (pinned !== undefined) return pinned.conn;
+    if (pinned !== undefined) return pinned;
     const link: PinLink = {
       frame,
       closed: (conn) => {
-        if (pins.get(target)?.conn !== conn) return; // given back already
+        if (pins.get(target) !== conn) return; // given back already
         pins.delete(target);
         this.session.lost(this.pool.servers.indexOf(target), this);
       },
     };
     const conn = target.takePinned(link);
-    if (typeof conn !== "string") pins.set(target, { server: target, conn });
+    if (typeof conn !== "string") pins.set(target, conn);
     return conn;
   }
 }

@@ -89,7 +89,7 @@ export class Server implements ServerOwner {
   parkPinned(conn: ServerConnection, clean: boolean): void {
     conn.link = null;
     if (conn.closed) return;
-    if (!clean || conn.busy || conn.mode !== "pinned" || this.retired) conn.fail("done", "done");
+    if (!clean || conn.busy || this.retired) conn.fail("done", "done");
     else this.idlePinned.push(conn);
   }
 

@@ -199,6 +199,7 @@ export function ncType(cmd: number): number {
 export const CMD = {
   ping: commandId("ping"),
   command: commandId("command"),
+  hello: commandId("hello"),
   quit: commandId("quit"),
   auth: commandId("auth"),
   mget: commandId("mget"),

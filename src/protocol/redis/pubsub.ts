@@ -7,7 +7,7 @@
 import type { ExpectedReply, PinHost, RequestInfo } from "../types.ts";
 import { CMD, COMMANDS } from "./commands.ts";
 import { errReply } from "./error_reply.ts";
-import { argsOf, command, concat, isWord, latin1, pushElements } from "./resp.ts";
+import { argsOf, command, concat, isWord, latin1, latin1Bytes, pushElements } from "./resp.ts";
 
 const encoder = new TextEncoder();
 
@@ -60,10 +60,10 @@ export class Subscriptions {
         for (const name of args) this.#psubscribe(name, host);
         return;
       case CMD.unsubscribe:
-        this.#unsubscribe(args.length > 0 ? args : [...this.#channels.keys()].map(bytesOf), false, host);
+        this.#unsubscribe(args.length > 0 ? args : [...this.#channels.keys()].map(latin1Bytes), false, host);
         return;
       case CMD.punsubscribe:
-        this.#unsubscribe(args.length > 0 ? args : [...this.#patterns].map(bytesOf), true, host);
+        this.#unsubscribe(args.length > 0 ? args : [...this.#patterns].map(latin1Bytes), true, host);
         return;
       case CMD.ping:
         host.answer(PONG);
@@ -177,10 +177,4 @@ export class Subscriptions {
     this.#patterns.clear();
     host.close("subscribed server connection lost");
   }
-}
-
-function bytesOf(key: string): Uint8Array {
-  const out = new Uint8Array(key.length);
-  for (let i = 0; i < key.length; i++) out[i] = key.charCodeAt(i);
-  return out;
 }

@@ -40,6 +40,13 @@ export function latin1(bytes: Uint8Array): string {
   return s;
 }
 
+/** The bytes of a string made by `latin1`. */
+export function latin1Bytes(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
 /** Whether `bytes` spell `word` (ASCII, any letter case). */
 export function isWord(bytes: Uint8Array, word: string): boolean {
   if (bytes.length !== word.length) return false;

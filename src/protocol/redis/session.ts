@@ -71,7 +71,7 @@ export class RedisSession implements Session {
     }
     if (cmd === CMD.quit) return null;
     // HELLO may log in itself (HELLO 2 AUTH default <password>).
-    if (!this.#client.authenticated && COMMANDS[cmd].name !== "hello") return NOAUTH;
+    if (!this.#client.authenticated && cmd !== CMD.hello) return NOAUTH;
     if (this.pinned.active) return null; // the pinned state answers everything, PING included
     if (cmd === CMD.ping) return PONG;
     return this.#local(req, msg);
