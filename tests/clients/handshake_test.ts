@@ -21,9 +21,8 @@ import { askDirect } from "../../harness/redis_lab.ts";
 import { FOUR } from "../../harness/placement.ts";
 import { startRedis } from "../../harness/procs.ts";
 import { needs } from "../support/needs.ts";
+import { PYTHON, runProgram } from "../support/programs.ts";
 
-/** Debian's python with python3-redis (the first python3 on PATH may lack the module). */
-const PYTHON = "/usr/bin/python3";
 /** `redis`: one plain redis-server, to validate the tests' expectations. */
 const PLAIN = Deno.env.get("CLIENTS_TARGET") === "redis";
 
@@ -66,28 +65,6 @@ async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
   }
 }
 
-/** Runs a program to completion (bounded), `input` on its stdin; returns stdout, failing on a non-zero exit. */
-async function run(program: string, args: string[], input = "", timeoutMs = 20_000): Promise<string> {
-  const child = new Deno.Command(program, { args, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, timeoutMs);
-  try {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(input));
-    await w.close();
-    const out = await child.output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.ok(out.success, `${program} exited with ${out.code}: ${stderr}${stdout}`);
-    return stdout;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Python prelude: `r` a default redis-py client of argv[1], `j` turns replies into JSON-able values. */
 const PY_PRELUDE = `
 import json, sys, threading, time, redis
@@ -108,12 +85,12 @@ out = {}
 
 /** Runs a redis-py script (after PY_PRELUDE) against `port`; its `out` dict, printed as JSON, parsed. */
 async function python(port: number, script: string, ...args: string[]): Promise<Record<string, unknown>> {
-  const stdout = await run(PYTHON, [
+  const stdout = await runProgram(PYTHON, [
     "-c",
     PY_PRELUDE + script + "\nprint(json.dumps(out))\n",
     String(port),
     ...args,
-  ]);
+  ], { timeoutMs: 20_000 });
   return JSON.parse(stdout);
 }
 
@@ -321,10 +298,10 @@ Deno.test(
       );
 
       await t.step("redis-cli interactive (stdin): PING, INFO server, DBSIZE", async () => {
-        const out = await run(
+        const out = await runProgram(
           "redis-cli",
           ["-h", "127.0.0.1", "-p", String(port)],
-          "PING\nINFO server\nDBSIZE\n",
+          { input: "PING\nINFO server\nDBSIZE\n", timeoutMs: 20_000 },
         );
         const lines = out.split("\n").map((l) => l.replace(/\r$/, "")).filter((l) => l !== "");
         assert.equal(lines[0], "PONG");
@@ -364,7 +341,7 @@ Deno.test(
             );
             assert.deepEqual(seen.sort(), keys, "node-redis scanIterator");
           });
-          const cli = await run("redis-cli", [
+          const cli = await runProgram("redis-cli", [
             "-h",
             "127.0.0.1",
             "-p",
@@ -372,7 +349,7 @@ Deno.test(
             "--scan",
             "--pattern",
             "scan2:*",
-          ]);
+          ], { timeoutMs: 20_000 });
           assert.deepEqual(cli.split("\n").filter((l) => l !== "").sort(), keys, "redis-cli --scan");
         },
       );
@@ -528,7 +505,10 @@ Deno.test(
       });
 
       await t.step("redis-cli interactive MULTI / SET / INCR / EXEC", async () => {
-        const out = await run("redis-cli", ["-p", String(port)], "MULTI\nSET {a}x 1\nINCR {a}y\nEXEC\n");
+        const out = await runProgram("redis-cli", ["-p", String(port)], {
+          input: "MULTI\nSET {a}x 1\nINCR {a}y\nEXEC\n",
+          timeoutMs: 20_000,
+        });
         assert.equal(out, "OK\nQUEUED\nQUEUED\nOK\n1\n");
       });
 

@@ -7,32 +7,12 @@ import { Redis } from "ioredis";
 import { Buffer } from "node:buffer";
 import { hasBinary } from "../../harness/procs.ts";
 import { needs } from "../support/needs.ts";
+import { PYTHON, runProgram } from "../support/programs.ts";
 import { spreadKeys } from "../support/redis_scripts.ts";
 import { backendKeys, fourRedis, type RedisLab, TAGGED, withLab } from "../../harness/redis_lab.ts";
 import { FOUR } from "../../harness/placement.ts";
 
 const PASSWORD = "client-pw";
-/** Debian's python with python3-redis (the first python3 on PATH may lack the module). */
-const PYTHON = "/usr/bin/python3";
-
-/** Runs a program to completion (bounded); returns its stdout, failing on a non-zero exit. */
-async function run(program: string, args: string[], timeoutMs = 15_000): Promise<string> {
-  const child = new Deno.Command(program, { args, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, timeoutMs);
-  try {
-    const out = await child.output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.ok(out.success, `${program} exited with ${out.code}: ${stderr}${stdout}`);
-    return stdout;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** An ioredis client of the pool, with ioredis's INFO ready check (answered by the proxy). */
 function ioredis(port: number, opts: Record<string, unknown> = {}): Redis {
@@ -164,7 +144,7 @@ Deno.test(
   async () => {
     await withLab("tsproxy", pools(), async (lab) => {
       const cli = (...args: string[]) =>
-        run("redis-cli", ["-h", "127.0.0.1", "-p", String(lab.port("alpha")), ...args]);
+        runProgram("redis-cli", ["-h", "127.0.0.1", "-p", String(lab.port("alpha")), ...args]);
       const keys = spreadKeys("cli", 1);
       assert.equal(await cli("SET", "cli:k", "hello world"), "OK\n");
       assert.equal(await cli("GET", "cli:k"), "hello world\n");
@@ -179,7 +159,7 @@ Deno.test(
       assert.match(await cli("KEYS", "*"), /^ERR unsupported command 'KEYS'\n+$/);
       assert.equal(await cli("--no-raw", "GET", "cli:none"), "(nil)\n");
       const beta = lab.port("beta");
-      const auth = await run("redis-cli", [
+      const auth = await runProgram("redis-cli", [
         "-h",
         "127.0.0.1",
         "-p",
@@ -237,7 +217,7 @@ Deno.test(
       const keys = spreadKeys("py", 1);
       for (const [pool, password] of [["alpha", ""], ["beta", PASSWORD]]) {
         const out = JSON.parse(
-          await run(PYTHON, ["-c", PY_SCRIPT, String(lab.port(pool)), password, ...keys]),
+          await runProgram(PYTHON, ["-c", PY_SCRIPT, String(lab.port(pool)), password, ...keys]),
         );
         assert.deepEqual(out, {
           set: true,
@@ -293,7 +273,7 @@ Deno.test(
             same ? "applied atomically, [True, 1]" : "an error, neither key anywhere"
           }`,
           async () => {
-            const out = JSON.parse(await run(PYTHON, ["-c", PY_TRANSACTION, port, k1, k2]));
+            const out = JSON.parse(await runProgram(PYTHON, ["-c", PY_TRANSACTION, port, k1, k2]));
             const raised = "error" in out;
             const present = (await held()).filter((k) => k === k1 || k === k2);
             // The invariant whatever the placement: raised => nothing applied; not raised => all applied.

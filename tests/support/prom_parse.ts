@@ -4,6 +4,8 @@
  * it did not write.
  */
 
+import { PYTHON } from "./programs.ts";
+
 /** One sample of a family. */
 export interface Sample {
   name: string;
@@ -18,7 +20,6 @@ export interface Family {
   samples: Sample[];
 }
 
-const PYTHON = "/usr/bin/python3";
 const SCRIPT = `
 import json, sys
 from prometheus_client.parser import text_string_to_metric_families
