@@ -3,7 +3,8 @@
  * their true types, latency histograms, per-command counts and the process's health.
  */
 import { POOL_FIELDS, SERVER_FIELDS, type StatField } from "../stats/counters.ts";
-import type { StatsSnapshot } from "../stats/snapshot.ts";
+import type { ReplicaSnapshot, StatsSnapshot } from "../stats/snapshot.ts";
+import { isHaPool } from "../stats/stats_json.ts";
 import { type HistogramSnapshot, LATENCY_BUCKETS } from "./histogram.ts";
 import type { PoolMetricsSnapshot } from "./pool_metrics.ts";
 import type { ProcessSnapshot } from "./process_metrics.ts";
@@ -119,6 +120,7 @@ export function metricsText(snap: StatsSnapshot, build: BuildInfo): string {
       out.sample("tsproxy_server_ejected", { pool: p.name, server: s.name }, s.ejected);
     }
   }
+  haFamilies(out, snap.pools.filter(isHaPool));
 
   const pools = snap.pools.filter((p) => p.metrics !== null);
   if (pools.length > 0) {
@@ -164,6 +166,83 @@ export function metricsText(snap: StatsSnapshot, build: BuildInfo): string {
   if (snap.health.length > 0) processFamilies(out, snap.health);
   if (snap.reload !== null) reloadFamilies(out, snap.reload);
   return out.text;
+}
+
+/**
+ * Pools with a sentinel or replicas (none of these families without one): where each server is now and
+ * the failovers that moved it, the sentinel in use, and each replica's traffic and state.
+ */
+function haFamilies(out: Exposition, pools: StatsSnapshot["pools"]): void {
+  if (pools.length === 0) return;
+  out.family("tsproxy_server_address_info", "gauge", "Where the server is now: Sentinel may have moved it.");
+  for (const p of pools) {
+    for (const s of p.servers) {
+      out.sample("tsproxy_server_address_info", { pool: p.name, server: s.name, address: s.address }, 1);
+    }
+  }
+  out.family("tsproxy_server_switches_total", "counter", "Failovers that moved the server.");
+  for (const p of pools) {
+    for (const s of p.servers) {
+      out.sample("tsproxy_server_switches_total", { pool: p.name, server: s.name }, s.switches);
+    }
+  }
+  const sentinelPools = pools.filter((p) => p.sentinel !== null);
+  if (sentinelPools.length > 0) {
+    out.family(
+      "tsproxy_sentinel_connected",
+      "gauge",
+      "Processes connected to a sentinel of the pool (the sentinel label: the one in use, empty if none).",
+    );
+    for (const p of sentinelPools) {
+      const { connected, address } = p.sentinel!;
+      out.sample("tsproxy_sentinel_connected", { pool: p.name, sentinel: address ?? "" }, connected);
+    }
+  }
+  const replicas = pools.flatMap((p) =>
+    p.servers.flatMap((s) =>
+      s.replicas.map((r) => ({ labels: { pool: p.name, server: s.name, replica: r.name }, r }))
+    )
+  );
+  if (replicas.length === 0) return;
+  const perReplica = (
+    name: string,
+    type: "counter" | "gauge",
+    help: string,
+    value: (r: ReplicaSnapshot) => number,
+  ) => {
+    out.family(name, type, help);
+    for (const { labels, r } of replicas) out.sample(name, labels, value(r));
+  };
+  perReplica(
+    "tsproxy_replica_requests_total",
+    "counter",
+    "Requests sent to the replica.",
+    (r) => r.stats.requests,
+  );
+  perReplica(
+    "tsproxy_replica_responses_total",
+    "counter",
+    "Responses read from the replica.",
+    (r) => r.stats.responses,
+  );
+  perReplica(
+    "tsproxy_replica_errors_total",
+    "counter",
+    "Errors, eofs and timeouts on connections to the replica.",
+    (r) => r.stats.server_err + r.stats.server_eof + r.stats.server_timedout,
+  );
+  perReplica(
+    "tsproxy_replica_in_sync",
+    "gauge",
+    "Processes in which the replica is in sync with its server, and read from (0 or 1 for one).",
+    (r) => r.inSync,
+  );
+  perReplica(
+    "tsproxy_replica_ejected",
+    "gauge",
+    "Processes in which the replica is ejected right now (0 or 1 for one).",
+    (r) => r.ejected,
+  );
 }
 
 /** Process families; with several processes each sample names its process. */

@@ -17,12 +17,20 @@ export interface StatsSnapshot {
     metrics: PoolMetricsSnapshot | null;
     /** Pinned server connections open (in use or idle), and pins refused for pinned_connections. */
     pinned: { open: number; refused: number };
+    /** For a pool with `sentinels:`: in how many processes a sentinel is connected, and the one in use. */
+    sentinel: { connected: number; address: string | null } | null;
     servers: {
       name: string;
       stats: ServerStats;
       /** In how many of the processes summed the server is ejected (0 or 1 for one process). */
       ejected: number;
       latency: HistogramSnapshot | null;
+      /** Where it is now (`host:port`, or a unix path): Sentinel may have moved it. */
+      address: string;
+      /** Failovers that moved it (the most any process saw). */
+      switches: number;
+      /** Its replicas (read_from), by address. */
+      replicas: ReplicaSnapshot[];
     }[];
   }[];
   /** Processes summed (1, or the workers answering). */
@@ -33,6 +41,16 @@ export interface StatsSnapshot {
   health: ProcessSnapshot[];
   /** Configuration reloads of the process that serves this snapshot (a supervisor's own, with workers). */
   reload: ReloadState | null;
+}
+
+/** One replica of a server. */
+export interface ReplicaSnapshot {
+  /** `host:port`. */
+  name: string;
+  stats: ServerStats;
+  /** In how many processes it is in sync (read from), and ejected. */
+  inSync: number;
+  ejected: number;
 }
 
 /** What the process knows beyond its pools' counters. */
@@ -52,11 +70,22 @@ export function takeSnapshot(pools: readonly Pool[], state: ProcessState): Stats
       stats: { ...p.stats },
       metrics: p.metrics?.snapshot() ?? null,
       pinned: { open: p.pinnedOpen, refused: p.pinnedRefused },
+      sentinel: p.sentinel === null
+        ? null
+        : { connected: p.sentinel.connected ? 1 : 0, address: p.sentinel.address },
       servers: p.servers.map((s) => ({
         name: s.config.name,
         stats: { ...s.stats },
         ejected: s.ejected ? 1 : 0,
         latency: s.latency?.snapshot() ?? null,
+        address: s.address,
+        switches: s.switches,
+        replicas: s.replicas.map((r) => ({
+          name: r.address,
+          stats: { ...r.stats },
+          inSync: r.inSync ? 1 : 0,
+          ejected: r.ejected ? 1 : 0,
+        })),
       })),
     })),
     processes: 1,
@@ -84,6 +113,10 @@ export function sumSnapshots(parts: readonly StatsSnapshot[]): StatsSnapshot {
       addByName(sum.pools, pool, (into) => {
         addInto(into.stats, pool.stats);
         addInto(into.pinned, pool.pinned);
+        if (into.sentinel !== null && pool.sentinel !== null) {
+          into.sentinel.connected += pool.sentinel.connected;
+          into.sentinel.address ??= pool.sentinel.address;
+        }
         if (into.metrics !== null && pool.metrics !== null) {
           addHistogram(into.metrics.latency, pool.metrics.latency);
           addCounts(into.metrics.commands, pool.metrics.commands);
@@ -94,6 +127,14 @@ export function sumSnapshots(parts: readonly StatsSnapshot[]): StatsSnapshot {
             addInto(s.stats, server.stats);
             s.ejected += server.ejected;
             if (s.latency !== null && server.latency !== null) addHistogram(s.latency, server.latency);
+            s.switches = Math.max(s.switches, server.switches);
+            for (const replica of server.replicas) {
+              addByName(s.replicas, replica, (r) => {
+                addInto(r.stats, replica.stats);
+                r.inSync += replica.inSync;
+                r.ejected += replica.ejected;
+              });
+            }
           });
         }
       });
