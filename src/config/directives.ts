@@ -5,12 +5,15 @@ import {
   HASH_NAMES,
   type HashName,
   type ListenConfig,
+  READ_FROM,
+  type ReadFrom,
+  type SentinelConfig,
   type ServerConfig,
 } from "./types.ts";
 import { InvalidValue } from "./error.ts";
 import { ncAtoi } from "./nc_atoi.ts";
 import { parseListen } from "./listen.ts";
-import { parseServer } from "./servers.ts";
+import { hasExplicitName, parseServer } from "./servers.ts";
 
 /** A pool while its directives are read; `undefined` is nutcracker's "unset". */
 export interface PoolDraft {
@@ -35,11 +38,15 @@ export interface PoolDraft {
   autoEjectHosts?: boolean;
   serverRetryTimeout?: number;
   serverFailureLimit?: number;
-  /** In file order; `servers` is the one directive that may be given many times. */
+  /** In file order; `servers` (and tsproxy's sequences below) may be given many times. */
   servers: ServerConfig[];
+  sentinels?: SentinelConfig[];
+  sentinelPollInterval?: number;
+  readFrom?: ReadFrom;
+  replicas?: ServerConfig[];
 }
 
-type SingleField = Exclude<keyof PoolDraft, "name" | "servers">;
+type SingleField = Exclude<keyof PoolDraft, "name" | "servers" | "sentinels" | "replicas">;
 type Setter = (pool: PoolDraft, value: string) => Promise<void>;
 
 /** A directive that may appear once per pool: a second occurrence is "a duplicate", checked first. */
@@ -80,6 +87,27 @@ function parseHashTag(value: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * A `sentinels` entry: `host:port:weight [name]` read like a server entry (PR 324's syntax for
+ * twemproxy), the weight and name unused. Sentinels are reached over TCP only.
+ */
+function parseSentinel(value: string): SentinelConfig {
+  const entry = parseServer(value);
+  if (entry.kind === "unix") {
+    throw new InvalidValue('has a unix socket path: sentinels take "hostname:port:weight"');
+  }
+  return { raw: value, host: entry.host, port: entry.port };
+}
+
+/** A `replicas` entry: `host:port:weight name`, where `name` is the name of the server it replicates. */
+function parseReplica(value: string): ServerConfig {
+  const entry = parseServer(value);
+  if (!hasExplicitName(entry)) {
+    throw new InvalidValue('has no master name in "hostname:port:weight name" format string');
+  }
+  return entry;
+}
+
 const DIRECTIVES: Record<string, Setter> = {
   listen: once("listen", parseListen),
   hash: once("hash", oneOf(HASH_NAMES, "is not a valid hash")),
@@ -110,6 +138,18 @@ const DIRECTIVES: Record<string, Setter> = {
     pool.servers.push(parseServer(value));
     return Promise.resolve();
   },
+  // tsproxy's own, for redis pools (checked once the pool is read): Redis Sentinel discovery of each
+  // server's master, how often it is polled, static replicas, and where read-only commands go.
+  sentinels: (pool, value) => {
+    (pool.sentinels ??= []).push(parseSentinel(value));
+    return Promise.resolve();
+  },
+  sentinel_poll_interval: once("sentinelPollInterval", parseNumber),
+  replicas: (pool, value) => {
+    (pool.replicas ??= []).push(parseReplica(value));
+    return Promise.resolve();
+  },
+  read_from: once("readFrom", oneOf(READ_FROM, "is not a valid read_from")),
 };
 
 /**

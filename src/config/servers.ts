@@ -53,3 +53,9 @@ export function parseServer(value: string): ServerConfig {
     weight,
   };
 }
+
+/** Whether a parsed entry was given a name (`host:port:weight name`) rather than its default one. */
+export function hasExplicitName(server: ServerConfig): boolean {
+  // parseServer takes the name after the entry's last space; without a space there is none.
+  return server.raw.includes(" ");
+}

@@ -20,6 +20,10 @@ export type HashName = typeof HASH_NAMES[number];
 export const DISTRIBUTIONS = ["ketama", "modula", "random"] as const;
 export type Distribution = typeof DISTRIBUTIONS[number];
 
+/** Where a redis pool's reads go (tsproxy's `read_from`): the master, a replica if any is up, a replica only. */
+export const READ_FROM = ["master", "prefer-replica", "replica"] as const;
+export type ReadFrom = typeof READ_FROM[number];
+
 /** Where a pool listens: a TCP address or a unix socket path. */
 export type ListenConfig =
   | { kind: "tcp"; raw: string; host: string; port: number; address: string }
@@ -39,6 +43,15 @@ export interface ServerConfig {
   /** Unix socket path; empty for TCP. */
   path: string;
   weight: number;
+}
+
+/** One Redis Sentinel of a pool (`sentinels:` entry `host:port:weight [name]`; weight and name unused). */
+export interface SentinelConfig {
+  /** The entry as written in YAML, e.g. `127.0.0.1:26379:1`. */
+  raw: string;
+  /** TCP host name or address, resolved lazily at connect time. */
+  host: string;
+  port: number;
 }
 
 /** One pool: every directive of nutcracker 0.5.0 with its default applied. */
@@ -73,6 +86,21 @@ export interface PoolConfig {
   serverFailureLimit: number;
   /** Sorted as nutcracker sorts them (name length, then bytes): the index is the server's identity. */
   servers: ServerConfig[];
+  /**
+   * tsproxy's own (redis pools): the sentinels asked for each server's current master address, in
+   * file order; empty when the pool has none. With sentinels, every server's name is its sentinel
+   * master name.
+   */
+  sentinels: SentinelConfig[];
+  /** How often (ms, > 0) the sentinels are asked again; DEFAULT_SENTINEL_POLL_INTERVAL when unset. */
+  sentinelPollInterval: number;
+  /** Where read-only commands go; "master" (the default) unless the pool has sentinels or replicas. */
+  readFrom: ReadFrom;
+  /**
+   * tsproxy's own (redis pools without sentinels): static replicas in file order. `name` is the
+   * name of the server (master) each one replicates; the weight is unused. Empty when none.
+   */
+  replicas: ServerConfig[];
 }
 
 /** A whole configuration file: pools sorted as nutcracker sorts them. */

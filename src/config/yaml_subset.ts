@@ -89,13 +89,23 @@ function checkTokens(codePoints: number[]): void {
 }
 
 /**
+ * tsproxy's own sequence keys: a pool may have one sequence under each of them besides its one
+ * other sequence (nutcracker allows exactly one sequence per pool, which tsproxy keeps for every
+ * other key).
+ */
+const EXTRA_SEQUENCE_KEYS = new Set(["sentinels", "replicas"]);
+
+/**
  * nutcracker's structure pass: a mapping of pools, each a mapping of scalar `key: value`s with
- * exactly one sequence (of scalars) in it.
+ * exactly one sequence (of scalars) in it, plus (tsproxy) at most one under each EXTRA_SEQUENCE_KEYS.
  */
 function checkStructure(events: YamlEvent[], file: string): void {
   const count = [0, 0, 0];
   let depth = 0;
   let seq = false;
+  // The pool's sequence keys so far ("" stands for nutcracker's one sequence), and the last scalar.
+  const seqKeys = new Set<string>();
+  let lastScalar = "";
   const fail = (message: string, event: YamlEvent): never => {
     throw new ConfigError(`conf: '${file}' ${message}`, where(event.start));
   };
@@ -112,16 +122,22 @@ function checkStructure(events: YamlEvent[], file: string): void {
         if (depth === MAX_DEPTH) {
           if (!seq) fail(`missing sequence directive at depth ${depth}`, event);
           seq = false;
+          seqKeys.clear();
         }
         depth--;
         count[depth] = 0;
         break;
-      case EventType.SequenceStart:
-        if (seq) fail("has more than one sequence directive", event);
+      case EventType.SequenceStart: {
+        // A well-placed sequence's key is the scalar just before it (checked below as nutcracker does).
+        const keyed = depth === MAX_DEPTH && count[depth] === 1;
+        const key = keyed && EXTRA_SEQUENCE_KEYS.has(lastScalar) ? lastScalar : "";
+        if (seqKeys.has(key)) fail("has more than one sequence directive", event);
+        seqKeys.add(key);
         if (depth !== MAX_DEPTH) fail(`has sequence at depth ${depth} instead of ${MAX_DEPTH}`, event);
         if (count[depth] !== 1) fail(`has invalid "key:value" at depth ${depth}`, event);
         seq = true;
         break;
+      }
       case EventType.SequenceEnd:
         count[depth] = 0;
         break;
@@ -133,6 +149,7 @@ function checkStructure(events: YamlEvent[], file: string): void {
         // A `key: value` pair is complete: start counting the next one.
         if (depth === MAX_DEPTH && count[depth] === 2) count[depth] = 0;
         count[depth]++;
+        lastScalar = event.value!;
         break;
     }
   }

@@ -114,6 +114,63 @@ Deno.test("servers may be given many times and append in order", async () => {
   assert.deepEqual(pool.servers.map((s) => s.raw), ["b:1:1", "a:1:1"]);
 });
 
+Deno.test("sentinels (tsproxy's own) append host:port:weight entries; weight and name are unused", async () => {
+  const pool = await apply([["sentinels", "10.0.0.1:26379:1"], ["sentinels", "sentinel-b:26380:5 b"]]);
+  assert.deepEqual(pool.sentinels, [
+    { raw: "10.0.0.1:26379:1", host: "10.0.0.1", port: 26379 },
+    { raw: "sentinel-b:26380:5 b", host: "sentinel-b", port: 26380 },
+  ]);
+  assert.equal(
+    await reason("sentinels", "/tmp/sentinel.sock:1"),
+    'has a unix socket path: sentinels take "hostname:port:weight"',
+  );
+  assert.equal(
+    await reason("sentinels", "10.0.0.1:26379"),
+    `has an invalid "hostname:port:weight [name]"or "/path/unix_socket:weight [name]" format string`,
+  );
+  assert.equal(
+    await reason("sentinels", "10.0.0.1:0:1"),
+    'has an invalid port in "hostname:port:weight [name]" format string',
+  );
+  assert.equal(
+    await reason("sentinels", "10.0.0.1:26379:0"),
+    'has a zero weight in "hostname:port:weight [name]" format string',
+  );
+});
+
+Deno.test("replicas (tsproxy's own) append named entries: the name is the server replicated", async () => {
+  const pool = await apply([["replicas", "10.0.0.2:6379:1 m1"], ["replicas", "/tmp/r.sock:1 m2"]]);
+  assert.deepEqual(pool.replicas?.map((r) => [r.kind, r.host, r.port, r.path, r.name]), [
+    ["tcp", "10.0.0.2", 6379, "", "m1"],
+    ["unix", "", 0, "/tmp/r.sock", "m2"],
+  ]);
+  assert.equal(
+    await reason("replicas", "10.0.0.2:6379:1"),
+    'has no master name in "hostname:port:weight name" format string',
+  );
+  assert.equal(
+    await reason("replicas", "10.0.0.2:6379:x m1"),
+    'has an invalid weight in "hostname:port:weight [name]" format string',
+  );
+});
+
+Deno.test("sentinel_poll_interval is a number, read_from one of three names (tsproxy's own)", async () => {
+  assert.equal((await apply([["sentinel_poll_interval", "2500"]])).sentinelPollInterval, 2500);
+  assert.equal((await apply([["sentinel_poll_interval", "0"]])).sentinelPollInterval, 0);
+  assert.equal(await reason("sentinel_poll_interval", "10s"), "is not a number");
+  for (const value of ["master", "prefer-replica", "replica"]) {
+    assert.equal((await apply([["read_from", value]])).readFrom, value);
+  }
+  for (const value of ["slave", "Replica", "prefer_replica", "replicas"]) {
+    assert.equal(await reason("read_from", value), "is not a valid read_from");
+  }
+  assert.equal(await reason("read_from", "nope", await apply([["read_from", "replica"]])), "is a duplicate");
+  assert.equal(
+    await reason("sentinel_poll_interval", "5", await apply([["sentinel_poll_interval", "5"]])),
+    "is a duplicate",
+  );
+});
+
 Deno.test("unknown keys are refused, including inherited object names", async () => {
   assert.equal(await reason("sentinel", "x"), "is unknown");
   assert.equal(await reason("toString", "x"), "is unknown");

@@ -22,6 +22,10 @@ const pool = (extra = "", listen = "@1", name = "alpha") =>
   `${name}:\n  listen: ${listen}\n${extra}${SERVERS}`;
 const directive = (reason: string, key: string) => `conf: directive "${key}" ${reason}`;
 const SERVER_FORMAT = '"hostname:port:weight [name]"';
+const MORE_SEQUENCES = "conf: 'FILE' has more than one sequence directive";
+const NAMED_SERVERS = "  servers:\n   - 127.0.0.1:6379:1 mymaster\n";
+/** A valid redis pool `alpha` with a server named `mymaster` and extra directives. */
+const redisPool = (extra: string) => `alpha:\n  listen: @1\n  redis: true\n${extra}${NAMED_SERVERS}`;
 
 const CASES: Case[] = [
   // One document.
@@ -347,6 +351,137 @@ const CASES: Case[] = [
     yaml: pool("", "@1", "zz") + pool("", "@2", "b") + pool("", "@3", "zz"),
     nc: "conf: 'FILE' has pools with same name zz'",
   },
+  // tsproxy's own: sentinels, sentinel_poll_interval, replicas, read_from (redis pools). nutcracker
+  // refuses a second sequence in a pool before it looks at the keys, then calls them unknown.
+  {
+    name: "sentinels and named servers",
+    yaml: redisPool(
+      "  sentinels:\n   - 127.0.0.1:26379:1\n   - 127.0.0.1:26380:1\n  sentinel_poll_interval: 500\n",
+    ),
+    nc: null,
+    ncBinary: MORE_SEQUENCES,
+  },
+  {
+    name: "sentinels on a memcache pool",
+    yaml: "alpha:\n  listen: @1\n  sentinels:\n   - 127.0.0.1:26379:1\n" + NAMED_SERVERS,
+    nc: 'conf: directive "sentinels:" is only valid for a redis pool',
+    ncBinary: MORE_SEQUENCES,
+  },
+  {
+    name: "a sentinel on a unix socket",
+    yaml: redisPool("  sentinels:\n   - /tmp/sentinel.sock:1\n"),
+    nc: directive('has a unix socket path: sentinels take "hostname:port:weight"', "sentinels"),
+    ncBinary: MORE_SEQUENCES,
+  },
+  {
+    name: "two sentinels at one address",
+    yaml: redisPool("  sentinels:\n   - 127.0.0.1:26379:1\n   - 127.0.0.1:26379:2\n"),
+    nc: "conf: pool 'alpha' has sentinels with same address '127.0.0.1:26379'",
+    ncBinary: MORE_SEQUENCES,
+  },
+  {
+    name: "sentinels and an unnamed server",
+    yaml: "alpha:\n  listen: @1\n  redis: true\n  sentinels:\n   - 127.0.0.1:26379:1\n" +
+      "  servers:\n   - 127.0.0.1:6379:1 mymaster\n   - 127.0.0.1:6380:1\n",
+    nc: "conf: pool 'alpha' has server '127.0.0.1:6380:1' without a name",
+    ncBinary: MORE_SEQUENCES,
+  },
+  {
+    name: "a pool whose only sequence is sentinels",
+    yaml: "alpha:\n  listen: @1\n  redis: true\n  sentinels:\n   - 127.0.0.1:26379:1\n",
+    nc: "conf: pool 'alpha' has no servers",
+    ncBinary: directive("is unknown", "sentinels"),
+  },
+  {
+    name: "two sentinels sequences",
+    yaml: redisPool("  sentinels:\n   - 127.0.0.1:26379:1\n  sentinels:\n   - 127.0.0.1:26380:1\n"),
+    nc: MORE_SEQUENCES,
+  },
+  {
+    name: "a sentinel_poll_interval of 0",
+    yaml: redisPool("  sentinels:\n   - 127.0.0.1:26379:1\n  sentinel_poll_interval: 0\n"),
+    nc: 'conf: directive "sentinel_poll_interval:" cannot be 0',
+    ncBinary: MORE_SEQUENCES,
+  },
+  {
+    name: "a sentinel_poll_interval that is no number",
+    yaml: pool("  redis: true\n  sentinel_poll_interval: 10s\n"),
+    nc: directive("is not a number", "sentinel_poll_interval"),
+    ncBinary: directive("is unknown", "sentinel_poll_interval"),
+  },
+  {
+    name: "a sentinel_poll_interval without sentinels",
+    yaml: pool("  redis: true\n  sentinel_poll_interval: 1000\n"),
+    nc: 'conf: directive "sentinel_poll_interval:" needs "sentinels:"',
+    ncBinary: directive("is unknown", "sentinel_poll_interval"),
+  },
+  {
+    name: "read_from master on a redis pool",
+    yaml: pool("  redis: true\n  read_from: master\n"),
+    nc: null,
+    ncBinary: directive("is unknown", "read_from"),
+  },
+  {
+    name: "an unknown read_from",
+    yaml: pool("  redis: true\n  read_from: slave\n"),
+    nc: directive("is not a valid read_from", "read_from"),
+    ncBinary: directive("is unknown", "read_from"),
+  },
+  {
+    name: "read_from on a memcache pool",
+    yaml: pool("  read_from: master\n"),
+    nc: 'conf: directive "read_from:" is only valid for a redis pool',
+    ncBinary: directive("is unknown", "read_from"),
+  },
+  {
+    name: "read_from replica without replicas",
+    yaml: pool("  redis: true\n  read_from: replica\n"),
+    nc: 'conf: directive "read_from:" needs "sentinels:" or "replicas:"',
+    ncBinary: directive("is unknown", "read_from"),
+  },
+  {
+    name: "replicas and read_from prefer-replica",
+    yaml: redisPool("  read_from: prefer-replica\n  replicas:\n   - 127.0.0.1:6381:1 mymaster\n"),
+    nc: null,
+    ncBinary: MORE_SEQUENCES,
+  },
+  {
+    name: "a replica without a master name",
+    yaml: redisPool("  replicas:\n   - 127.0.0.1:6381:1\n"),
+    nc: directive('has no master name in "hostname:port:weight name" format string', "replicas"),
+    ncBinary: MORE_SEQUENCES,
+  },
+  {
+    name: "a replica of no server",
+    yaml: redisPool("  replicas:\n   - 127.0.0.1:6381:1 other\n"),
+    nc: "conf: pool 'alpha' has replica '127.0.0.1:6381:1 other' of no server named 'other'",
+    ncBinary: MORE_SEQUENCES,
+  },
+  {
+    name: "a replica at its server's address",
+    yaml: redisPool("  replicas:\n   - 127.0.0.1:6379:1 mymaster\n"),
+    nc:
+      "conf: pool 'alpha' has replica '127.0.0.1:6379:1 mymaster' at the address of server '127.0.0.1:6379:1 mymaster'",
+    ncBinary: MORE_SEQUENCES,
+  },
+  {
+    name: "two replicas at one address",
+    yaml: redisPool("  replicas:\n   - 127.0.0.1:6381:1 mymaster\n   - 127.0.0.1:6381:1 mymaster\n"),
+    nc: "conf: pool 'alpha' has replicas with same address '127.0.0.1:6381'",
+    ncBinary: MORE_SEQUENCES,
+  },
+  {
+    name: "replicas with sentinels",
+    yaml: redisPool("  sentinels:\n   - 127.0.0.1:26379:1\n  replicas:\n   - 127.0.0.1:6381:1 mymaster\n"),
+    nc: 'conf: directive "replicas:" cannot be used with "sentinels:"',
+    ncBinary: MORE_SEQUENCES,
+  },
+  {
+    name: "replicas on a memcache pool",
+    yaml: "alpha:\n  listen: @1\n  replicas:\n   - 127.0.0.1:6381:1 mymaster\n" + NAMED_SERVERS,
+    nc: 'conf: directive "replicas:" is only valid for a redis pool',
+    ncBinary: MORE_SEQUENCES,
+  },
   // Empty scalars: nutcracker gives up without a message.
   { name: "an empty value", yaml: pool("  hash:\n"), nc: "" },
   { name: "an empty quoted value", yaml: pool('  hash: ""\n'), nc: "" },
@@ -538,6 +673,36 @@ Deno.test("the shipped example configuration loads with its documented pools", a
     "127.0.0.1:11215",
     1,
   ]]);
+});
+
+Deno.test("sentinels, replicas and read_from load into their pools (tsproxy's own directives)", async () => {
+  const text = "ha:\n  listen: 127.0.0.1:22121\n  redis: true\n  sentinels:\n   - 10.0.0.1:26379:1\n" +
+    "   - sentinel-b:26379:1 b\n  read_from: prefer-replica\n  servers:\n   - 10.0.1.1:6379:1 shard1\n" +
+    "   - 10.0.1.2:6379:1 shard2\n" +
+    "static:\n  listen: 127.0.0.1:22122\n  redis: true\n  servers:\n   - 10.0.2.1:6379:1 m\n" +
+    "  replicas:\n   - 10.0.2.2:6379:1 m\n   - 10.0.2.3:6379:1 m\n  read_from: replica\n" +
+    "plain:\n  listen: 127.0.0.1:22123\n  redis: true\n" + SERVERS;
+  const byName = new Map((await parseConfig(text, "f.yml")).pools.map((p) => [p.name, p]));
+  const ha = byName.get("ha")!;
+  assert.deepEqual(ha.sentinels, [
+    { raw: "10.0.0.1:26379:1", host: "10.0.0.1", port: 26379 },
+    { raw: "sentinel-b:26379:1 b", host: "sentinel-b", port: 26379 },
+  ]);
+  assert.deepEqual([ha.sentinelPollInterval, ha.readFrom, ha.replicas], [10000, "prefer-replica", []]);
+  assert.deepEqual(ha.servers.map((s) => s.name), ["shard1", "shard2"]);
+  const fixed = byName.get("static")!;
+  assert.deepEqual(fixed.replicas.map((r) => [r.host, r.port, r.name]), [
+    ["10.0.2.2", 6379, "m"],
+    ["10.0.2.3", 6379, "m"],
+  ]);
+  assert.deepEqual([fixed.readFrom, fixed.sentinels], ["replica", []]);
+  const plain = byName.get("plain")!;
+  assert.deepEqual([plain.sentinels, plain.sentinelPollInterval, plain.readFrom, plain.replicas], [
+    [],
+    10000,
+    "master",
+    [],
+  ]);
 });
 
 const DEBIAN_EXAMPLE = "/usr/share/doc/nutcracker/examples/nutcracker.yml";

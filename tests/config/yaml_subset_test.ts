@@ -51,3 +51,35 @@ Deno.test("a syntax error anywhere comes first, even after a disallowed token", 
 Deno.test("the first disallowed token in the file is the one reported", () => {
   assert.equal(ncMessage("a:\n  b: !!str c\n  d: &e f\n"), "conf: tag token (20) is disallowed");
 });
+
+Deno.test("a pool may also have one sequence under each of sentinels and replicas (tsproxy's own)", () => {
+  const text =
+    "a:\n  sentinels:\n   - t1\n   - t2\n  servers:\n   - s1\n  replicas:\n   - r1\n  hash: md5\n" +
+    "b:\n  replicas:\n   - r2\n  listen: x\n";
+  assert.deepEqual(readConfigItems(text, "f.yml"), [
+    { kind: "pool", name: "a", line: 1 },
+    { kind: "directive", key: "sentinels", value: "t1", line: 3 },
+    { kind: "directive", key: "sentinels", value: "t2", line: 4 },
+    { kind: "directive", key: "servers", value: "s1", line: 6 },
+    { kind: "directive", key: "replicas", value: "r1", line: 8 },
+    { kind: "directive", key: "hash", value: "md5", line: 9 },
+    { kind: "pool", name: "b", line: 10 },
+    { kind: "directive", key: "replicas", value: "r2", line: 12 },
+    { kind: "directive", key: "listen", value: "x", line: 13 },
+  ]);
+});
+
+Deno.test("any other second sequence in a pool is still nutcracker's error, and so is a second sentinels one", () => {
+  const more = "conf: 'f.yml' has more than one sequence directive";
+  assert.equal(ncMessage("a:\n  sentinels:\n   - t\n  servers:\n   - s\n  hash:\n   - md5\n"), more);
+  assert.equal(ncMessage("a:\n  sentinels:\n   - t\n  servers:\n   - s\n  sentinels:\n   - u\n"), more);
+  assert.equal(ncMessage("a:\n  replicas:\n   - r\n  replicas:\n   - q\n  servers:\n   - s\n"), more);
+  assert.equal(ncMessage("a:\n  sentinels:\n   - - t\n  servers:\n   - s\n"), more);
+  // A value that reads "sentinels" is no sequence key.
+  assert.equal(
+    ncMessage("a:\n  servers:\n   - s\n  hash: sentinels\n  ? - x\n  : y\n"),
+    more,
+  );
+  // Each pool counts its own sequences.
+  assert.equal(ncMessage("a:\n  sentinels:\n   - t\n  servers:\n   - s\nb:\n  sentinels:\n   - t\n"), null);
+});
