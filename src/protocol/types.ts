@@ -264,6 +264,8 @@ export interface Protocol {
   clientErrorReply(reason: string): Uint8Array;
   /** The command's name, for log lines. */
   commandName(req: RequestInfo): string;
+  /** Whether the request only reads (a replica may serve it: pool directive read_from). */
+  isReadOnly(req: RequestInfo): boolean;
   /** Every command's name for metrics labels (lower case), indexed by RequestInfo.cmd. */
   readonly commandNames: readonly string[];
   /** Requests sent first on every new server connection. */

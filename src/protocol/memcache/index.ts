@@ -49,6 +49,8 @@ export const memcache = (): Protocol => ({
   errorReply,
   clientErrorReply: (reason: string) => encoder.encode(`CLIENT_ERROR ${reason}\r\n`),
   commandName: (req: RequestInfo) => commandName(req.cmd),
+  // memcache pools have no replicas.
+  isReadOnly: () => false,
   handshake: () => [],
   commandNames: COMMAND_NAMES,
   isError,

@@ -195,6 +195,29 @@ export function ncType(cmd: number): number {
   return NC_TYPES.get(cmd) ?? 0;
 }
 
+/**
+ * The key-routed commands a replica may serve (pool directive read_from): those redis-server 7.0
+ * flags `readonly` in COMMAND INFO, but TOUCH (it exists to refresh the keys' access time where
+ * eviction happens: on the master). Left out by shape: LOLWUT (no key), DBSIZE and SCAN (fan-out),
+ * XREAD (pinned). SORT, GEORADIUS and GEORADIUSBYMEMBER may STORE: they are writes.
+ */
+const READ_ONLY_NAMES = (
+  "bitcount bitpos dump exists geodist geohash geopos geosearch get getbit getrange hexists hget " +
+  "hgetall hkeys hlen hmget hrandfield hscan hstrlen hvals lindex llen lpos lrange mget pfcount pttl " +
+  "scard sdiff sinter sismember smembers smismember srandmember sscan strlen sunion ttl type zcard " +
+  "zcount zdiff zinter zlexcount zmscore zrandmember zrange zrangebylex zrangebyscore zrank zrevrange " +
+  "zrevrangebylex zrevrangebyscore zrevrank zscan zscore zunion"
+).split(" ");
+
+/** 1 at the id of each command a replica may serve (READ_ONLY_NAMES), else 0. */
+export const READ_ONLY: Uint8Array = new Uint8Array(COMMANDS.length);
+for (const name of READ_ONLY_NAMES) READ_ONLY[commandId(name)] = 1;
+
+/** Whether command `cmd` only reads, so a replica may serve it. */
+export function isReadOnlyCommand(cmd: number): boolean {
+  return READ_ONLY[cmd] === 1;
+}
+
 /** Ids of the commands other modules treat specially. */
 export const CMD = {
   ping: commandId("ping"),

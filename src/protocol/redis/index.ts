@@ -1,6 +1,6 @@
 /** The redis protocol as the proxy core sees it, assembled from this folder's modules. */
 import type { Fragment, Protocol, RequestInfo } from "../types.ts";
-import { COMMANDS, Shape } from "./commands.ts";
+import { COMMANDS, isReadOnlyCommand, Shape } from "./commands.ts";
 import { errReply } from "./error_reply.ts";
 import { type FanoutCommand, mergeFanout, splitFanout } from "./fanout.ts";
 import { closesOnFragmentFailure, mergeReplies, splitRequest } from "./fragment.ts";
@@ -57,6 +57,7 @@ export const redis = (opts: RedisOptions): Protocol => {
     errorReply: errReply,
     clientErrorReply: errReply,
     commandName: (req: RequestInfo) => COMMANDS[req.cmd]?.name.toUpperCase() ?? "?",
+    isReadOnly: (req: RequestInfo) => isReadOnlyCommand(req.cmd),
     commandNames: COMMAND_NAMES,
     handshake: () => handshake,
     isError: (reply: Uint8Array) => reply[0] === MINUS,

@@ -3,10 +3,15 @@ import {
   CMD,
   commandId,
   COMMANDS,
+  isReadOnlyCommand,
   lookupCommand,
   NUTCRACKER_COMMANDS,
+  READ_ONLY,
   Shape,
 } from "../../../src/protocol/redis/commands.ts";
+import { redis } from "../../../src/protocol/redis/index.ts";
+import { memcache } from "../../../src/protocol/memcache/index.ts";
+import { Action, type RequestInfo } from "../../../src/protocol/types.ts";
 import { RedisReplyParser } from "../../../src/protocol/redis/reply_parser.ts";
 import { freePort, startNutcracker, startRedis } from "../../../harness/procs.ts";
 import { needs } from "../../support/needs.ts";
@@ -223,4 +228,120 @@ Deno.test({
         ]
       ) await assertClosed(port, msg);
     }),
+});
+
+// ---- read-only commands (pool directive read_from) ----
+
+const readOnlyNames = () => COMMANDS.filter((_, id) => isReadOnlyCommand(id)).map((c) => c.name);
+
+/** Commands that write (or may: SORT, GEORADIUS... STORE) or are not routed by key: never read-only. */
+const NOT_READ_ONLY = (
+  "set incr decr del unlink mset append getset getdel getex setnx expire persist eval evalsha sort " +
+  "georadius georadiusbymember geosearchstore zrangestore sdiffstore sinterstore sunionstore zdiffstore " +
+  "zinterstore zunionstore pfadd pfmerge bitfield copy restore lpop rpop spop zpopmin zpopmax hset hdel " +
+  "touch publish time lolwut command ping quit auth dbsize scan info xread xreadgroup multi exec watch " +
+  "subscribe blpop client select echo hello"
+).split(" ");
+
+Deno.test("read-only commands are key-routed reads; writes, stores and the rest are not", () => {
+  assert.equal(READ_ONLY.length, COMMANDS.length);
+  assert.equal(readOnlyNames().length, 58);
+  for (
+    const name of ["get", "mget", "exists", "hgetall", "zrange", "zrevrangebyscore", "pfcount", "geosearch"]
+  ) {
+    assert.ok(isReadOnlyCommand(commandId(name)), name);
+  }
+  for (const name of NOT_READ_ONLY) assert.ok(!isReadOnlyCommand(commandId(name)), name);
+  for (const name of readOnlyNames()) {
+    const shape = COMMANDS[commandId(name)].shape;
+    assert.ok(shape === Shape.FirstKey || shape === Shape.AllKeys, name);
+  }
+  assert.equal(isReadOnlyCommand(-1), false);
+  assert.equal(isReadOnlyCommand(COMMANDS.length), false);
+});
+
+const requestOf = (cmd: number): RequestInfo => ({
+  length: 0,
+  action: Action.Forward,
+  keys: [],
+  noreply: false,
+  cmd,
+});
+
+Deno.test("the redis protocol's isReadOnly reads the command table; memcache's is always false", () => {
+  const protocol = redis({ mbufSize: 16384, redisAuth: null, redisDb: 0 });
+  for (const [id, spec] of COMMANDS.entries()) {
+    assert.equal(protocol.isReadOnly(requestOf(id)), READ_ONLY[id] === 1, spec.name);
+  }
+  const mc = memcache();
+  for (let cmd = 0; cmd < mc.commandNames.length; cmd++) assert.equal(mc.isReadOnly(requestOf(cmd)), false);
+});
+
+/** A RESP2 reply as nested values: arrays, strings (status, error and bulk alike), numbers, null. */
+function parseResp(reply: string): unknown {
+  let at = 0;
+  const line = () => {
+    const end = reply.indexOf("\r\n", at);
+    const text = reply.slice(at, end);
+    at = end + 2;
+    return text;
+  };
+  const value = (): unknown => {
+    const head = line();
+    const rest = head.slice(1);
+    switch (head[0]) {
+      case "+":
+      case "-":
+        return rest;
+      case ":":
+        return Number(rest);
+      case "$": {
+        if (rest === "-1") return null;
+        const text = reply.slice(at, at + Number(rest));
+        at += Number(rest) + 2;
+        return text;
+      }
+      case "*":
+        return rest === "-1" ? null : Array.from({ length: Number(rest) }, value);
+    }
+    throw new Error(`not RESP: ${head}`);
+  };
+  return value();
+}
+
+Deno.test({
+  name: "read-only commands are exactly those redis-server 7 flags readonly, but TOUCH and the unkeyed ones",
+  ...needs("redis-server"),
+  async fn() {
+    const server = await startRedis();
+    try {
+      const info = await exchange(server.port, command("INFO", "server"), 1);
+      const major = Number(/redis_version:(\d+)/.exec(info.replies[0])?.[1]);
+      assert.ok(major >= 7, `redis-server 7 or later needed, found ${info.replies[0].slice(0, 80)}`);
+      const names = COMMANDS.map((c) => c.name);
+      const { replies } = await exchange(server.port, command("COMMAND", "INFO", ...names), 1);
+      const infos = parseResp(replies[0]) as ([string, number, string[]] | null)[];
+      assert.equal(infos.length, names.length);
+      const flagged = new Set<string>();
+      infos.forEach((entry, i) => {
+        assert.ok(entry !== null, `redis-server does not know ${names[i]}`);
+        assert.equal(entry[0], names[i]);
+        if (entry[2].includes("readonly")) flagged.add(names[i]);
+      });
+      for (const name of readOnlyNames()) {
+        assert.ok(flagged.has(name), `${name} is not readonly in redis-server`);
+      }
+      // What redis flags readonly but a replica must not serve here: TOUCH refreshes the access time
+      // on the master; the rest is not routed by key (keyless, fan-out, pinned).
+      const left = [...flagged].filter((name) => !isReadOnlyCommand(commandId(name))).sort();
+      assert.deepEqual(left, ["dbsize", "lolwut", "scan", "touch", "xread"]);
+      for (const name of NOT_READ_ONLY) {
+        if (!["touch", "lolwut", "dbsize", "scan", "xread"].includes(name)) {
+          assert.ok(!flagged.has(name), `${name} is readonly in redis-server`);
+        }
+      }
+    } finally {
+      await server.stop();
+    }
+  },
 });
