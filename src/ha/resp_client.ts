@@ -122,11 +122,11 @@ interface Pending {
 /**
  * One connection. Every command must be answered within the connection's timeout: a late reply, a
  * socket error or bytes that are not RESP close the connection, and every pending command rejects.
+ * Error messages do not name the server: the caller knows which one it asked.
  */
 export class RespConnection {
   /** Settles (never rejects) once the socket is closed and its read has ended, for any reason. */
   readonly closed: Promise<void>;
-  readonly address: string;
   #conn: Deno.Conn;
   #timeoutMs: number;
   #decoder = new RespDecoder();
@@ -135,16 +135,14 @@ export class RespConnection {
   #onMessage: ((channel: string, message: string) => void) | null = null;
   #closeReason: string | null = null;
 
-  private constructor(conn: Deno.Conn, address: string, timeoutMs: number) {
+  private constructor(conn: Deno.Conn, timeoutMs: number) {
     this.#conn = conn;
-    this.address = address;
     this.#timeoutMs = timeoutMs;
     this.closed = this.#read();
   }
 
   /** Connects within `timeoutMs`, which is also each command's timeout. */
   static async open(host: string, port: number, timeoutMs: number): Promise<RespConnection> {
-    const address = `${host}:${port}`;
     const connecting = Deno.connect({ hostname: host, port });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -153,11 +151,11 @@ export class RespConnection {
     try {
       const conn = await Promise.race([connecting, timeout]);
       conn.setNoDelay(true);
-      return new RespConnection(conn, address, timeoutMs);
+      return new RespConnection(conn, timeoutMs);
     } catch (e) {
       // A connect that completes after the timeout is closed, and its failure is not left unhandled.
       connecting.then((c) => c.close(), () => {});
-      throw new Error(`connect to ${address} failed: ${message(e)}`);
+      throw new Error(`connect failed: ${message(e)}`);
     } finally {
       clearTimeout(timer);
     }
@@ -182,7 +180,7 @@ export class RespConnection {
     const replies = await this.#send(encodeCommand(["SUBSCRIBE", ...channels]), channels.length);
     for (const r of replies) {
       if (!Array.isArray(r) || r[0] !== "subscribe") {
-        throw new Error(`${this.address}: SUBSCRIBE answered ${show(r)}`);
+        throw new Error(`SUBSCRIBE answered ${show(r)}`);
       }
     }
   }
@@ -194,7 +192,7 @@ export class RespConnection {
 
   #send(bytes: Uint8Array, expect: number): Promise<RespValue[]> {
     if (this.#closeReason !== null) {
-      return Promise.reject(new Error(`${this.address}: connection ${this.#closeReason}`));
+      return Promise.reject(new Error(`connection ${this.#closeReason}`));
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
@@ -248,7 +246,7 @@ export class RespConnection {
     this.#pending = [];
     for (const p of pending) {
       clearTimeout(p.timer);
-      p.reject(new Error(`${this.address}: connection ${reason}`));
+      p.reject(new Error(`connection ${reason}`));
     }
   }
 }
