@@ -267,6 +267,38 @@ Deno.test("setSentinels: the sentinel in use is dropped when it leaves the list"
   }
 });
 
+Deno.test("a sentinel that stops answering is left for the next one after the timeout", async () => {
+  const a = new FakeSentinel();
+  const b = new FakeSentinel();
+  a.masters.set("shard1", "127.0.0.1:1111");
+  b.masters.set("shard1", "127.0.0.1:1111");
+  const rec = new Recorder();
+  const w = new SentinelWatcher([a.address, b.address], () => ["shard1"], rec.handlers, {
+    ...OPTS,
+    timeout: 300,
+  });
+  let release = () => {};
+  try {
+    await w.start();
+    a.hold = new Promise((r) => release = r);
+    const from = rec.events.length;
+    const asked = performance.now();
+    w.refresh();
+    await rec.waitFor((e) => e.kind === "state" && e.address === text(b.address), 3000, from);
+    const waited = performance.now() - asked;
+    assert.ok(waited >= 290 && waited < 2000, `waited ${waited} ms`);
+    assert.deepEqual(rec.of("state").map((e) => e.address), [text(a.address), null, text(b.address)]);
+    const timedOut = (e: Event) =>
+      e.kind === "log" && e.level === "warn" && /: connection timed out/.test(e.message);
+    assert.ok(rec.events.some(timedOut), rec.show());
+  } finally {
+    release();
+    await w.stop();
+    await a.close();
+    await b.close();
+  }
+});
+
 Deno.test(
   "dead sentinels and a plain redis: start() resolves once each failed, retries back off, stop() leaves nothing",
   needs("redis-server"),
