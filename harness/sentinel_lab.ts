@@ -96,8 +96,7 @@ export class SentinelLab {
 
   /** The port of a process by name. */
   port(name: string): number {
-    const i = this.#instance(name);
-    return i.port;
+    return this.#instance(name).port;
   }
 
   /** The sentinels not killed. */
