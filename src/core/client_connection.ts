@@ -433,7 +433,7 @@ export class ClientConnection implements RequestOwner {
         }
         const req = new ClientRequest(this, info);
         this.#track(req);
-        pool.send(server, msg, req);
+        pool.send(server, msg, req, info);
         return;
       }
       case Action.Split: {
@@ -470,7 +470,7 @@ export class ClientConnection implements RequestOwner {
     this.#track(req);
     this.pool.stats.fragments += fragments.length;
     for (let i = 0; i < fragments.length; i++) {
-      this.pool.send(fragments[i].server, fragments[i].bytes, req.slot(i));
+      this.pool.send(fragments[i].server, fragments[i].bytes, req.slot(i), info);
     }
   }
 

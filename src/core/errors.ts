@@ -61,3 +61,7 @@ export function errorMessage(err: unknown): string {
 
 /** A request still unanswered when a graceful stop's deadline passed (tsproxy's own, no errno). */
 export const SHUTDOWN_REASON = "proxy is shutting down";
+/** A request not yet written when its server's master moved (a Sentinel failover): it was never sent. */
+export const MOVED_REASON = "master moved by a failover, request not sent";
+/** read_from: replica, and no replica of the key's server is live and in sync. */
+export const NO_REPLICA_REASON = "no replica available";

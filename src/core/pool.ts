@@ -5,13 +5,20 @@
  */
 import type { PoolConfig, ServerConfig } from "../config/types.ts";
 import { Level, logEvent } from "../log.ts";
-import type { Protocol } from "../protocol/types.ts";
+import type { Protocol, RequestInfo } from "../protocol/types.ts";
 import { PLACEHOLDER, Router } from "../routing/router.ts";
 import { connectionCounts, PoolStats, ServerStats } from "../stats/counters.ts";
 import { Histogram } from "../metrics/histogram.ts";
 import { PoolMetrics } from "../metrics/pool_metrics.ts";
 import { now as clockNow } from "./clock.ts";
-import { HOST_DOWN_REASON, REFUSED_REASON, resolveErrorReason, socketErrorReason } from "./errors.ts";
+import {
+  HOST_DOWN_REASON,
+  MOVED_REASON,
+  NO_REPLICA_REASON,
+  REFUSED_REASON,
+  resolveErrorReason,
+  socketErrorReason,
+} from "./errors.ts";
 import type { ClientConnection } from "./client_connection.ts";
 import type { ReplySlot } from "./request.ts";
 import { isAddress, lookupAll } from "./resolve.ts";
@@ -22,7 +29,13 @@ import {
   type ServerOwner,
 } from "./server_connection.ts";
 
-/** One backend server of a pool. */
+/** Where a server or a replica is, as Sentinel reports it. */
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** One backend server of a pool, or a replica of one (`master` set). */
 export class Server implements ServerOwner {
   readonly stats = new ServerStats();
   readonly connections: ServerConnection[] = [];
@@ -41,10 +54,122 @@ export class Server implements ServerOwner {
   retired = false;
   /** Clean pinned connections no client holds, kept for the next one (see takePinned). */
   readonly idlePinned: ServerConnection[] = [];
+  /** Its pinned and stream connections (idle pinned ones included): a failover cuts them off too. */
+  readonly #dedicated = new Set<ServerConnection>();
+  /** As configured, and where Sentinel moved it (null: where configured). */
+  #configured: ServerConfig;
+  #moved: Address | null = null;
+  #config: ServerConfig;
+  /** Times Sentinel moved it after start (failovers seen). */
+  switches = 0;
+  /** Its replicas (read_from), in the order they were learned. */
+  replicas: Server[] = [];
+  #nextReplica = 0;
+  /** For a replica: its replication link is up (checked by src/ha); read from only while true. */
+  inSync = false;
 
   /** `config` changes on a reload that keeps the server (its weight or name). */
-  constructor(public config: ServerConfig, readonly pool: Pool) {
+  constructor(config: ServerConfig, readonly pool: Pool, readonly master: Server | null = null) {
+    this.#configured = this.#config = config;
     this.latency = pool.metrics === null ? null : new Histogram();
+  }
+
+  /** Where it is now: as configured, at the address Sentinel gave (same name and weight). */
+  get config(): ServerConfig {
+    return this.#config;
+  }
+
+  set config(config: ServerConfig) {
+    this.#configured = config;
+    this.#config = this.#moved === null ? config : movedConfig(config, this.#moved);
+  }
+
+  /** Its address as configured, which a reload matches servers by. */
+  get configuredAddress(): string {
+    return addressOf(this.#configured);
+  }
+
+  /**
+   * Sentinel says the server is now at `to`: from now on nothing is written to the old address (its
+   * connections are cut off, see ServerConnection.cutOff) and new connections go to the new one.
+   * False when it is there already.
+   */
+  moveTo(to: Address): boolean {
+    const c = this.#config;
+    if (c.kind === "tcp" && c.host === to.host && c.port === to.port) return false;
+    this.#moved = to;
+    this.#config = movedConfig(this.#configured, to);
+    this.failures = 0;
+    const old = [...this.connections, ...this.#dedicated];
+    this.connections.length = 0;
+    this.idlePinned.length = 0;
+    for (const conn of old) conn.cutOff(MOVED_REASON);
+    this.resolve();
+    return true;
+  }
+
+  /**
+   * Sends a read-only request to a live, in-sync replica when there is one; else to the server
+   * itself, or (`replicasOnly`) fails it.
+   */
+  sendRead(bytes: Uint8Array, slot: ReplySlot | null, replicasOnly: boolean): void {
+    const replica = this.#pickReplica();
+    if (replica !== null) replica.send(bytes, slot);
+    else if (replicasOnly) slot?.fail(NO_REPLICA_REASON);
+    else this.send(bytes, slot);
+  }
+
+  /** The next replica to read from, round robin; an ejected one comes back once its retry time passed. */
+  #pickReplica(): Server | null {
+    const replicas = this.replicas;
+    for (let tried = 0; tried < replicas.length; tried++) {
+      const r = replicas[this.#nextReplica++ % replicas.length];
+      if (!r.inSync) continue;
+      if (r.retryAt !== 0) {
+        if (clockNow() < r.retryAt) continue;
+        r.retryAt = 0;
+        logEvent(Level.NOTICE, "pool", "readmit", `replica '${r.label}' of ${this.#where} is back`);
+      }
+      return r;
+    }
+    return null;
+  }
+
+  /**
+   * The replicas are now these (from Sentinel or the configuration): kept ones stay with their
+   * connections and state, new ones start out of sync until checked, the others close once idle.
+   * Returns the new ones.
+   */
+  setReplicas(addresses: readonly Address[]): Server[] {
+    const kept = new Map(this.replicas.map((r) => [r.address, r]));
+    const added: Server[] = [];
+    this.replicas = addresses.map((a) => {
+      const address = `${a.host}:${a.port}`;
+      const found = kept.get(address);
+      if (found !== undefined) {
+        kept.delete(address);
+        return found;
+      }
+      const config: ServerConfig = {
+        raw: `${address}:1 ${address}`,
+        name: address,
+        kind: "tcp",
+        host: a.host,
+        port: a.port,
+        path: "",
+        weight: 1,
+      };
+      const replica = new Server(config, this.pool, this);
+      added.push(replica);
+      return replica;
+    });
+    for (const gone of kept.values()) gone.retire();
+    return added;
+  }
+
+  /** `pool <name> server '<label>'`, for log lines. */
+  get #where(): string {
+    return `server '${this.config.name}' of pool ${this.pool.config.name}`;
   }
 
   /** The server as log lines name it: its `host:port:weight` (nutcracker's pname, without the name). */
@@ -62,6 +187,7 @@ export class Server implements ServerOwner {
     this.retired = true;
     for (const c of [...this.connections]) c.retire();
     for (const c of [...this.idlePinned]) c.retire();
+    for (const r of this.replicas) r.retire();
   }
 
   /**
@@ -82,7 +208,12 @@ export class Server implements ServerOwner {
     if (!this.pool.reservePinned()) {
       return `pinned connection limit reached (pinned_connections ${this.pool.config.pinnedConnections})`;
     }
-    return new ServerConnection(this, this.pool.connectionOptions, "pinned", link);
+    return this.#dedicate(new ServerConnection(this, this.pool.connectionOptions, "pinned", link));
+  }
+
+  #dedicate(conn: ServerConnection): ServerConnection {
+    this.#dedicated.add(conn);
+    return conn;
   }
 
   /** A client is done with a pinned connection: kept for reuse when `clean`, else closed. */
@@ -116,7 +247,7 @@ export class Server implements ServerOwner {
    */
   beginStream(bytes: Uint8Array, slot: ReplySlot | null): ServerConnection | null {
     if (this.#earlyFailure() !== null) return null;
-    const conn = new ServerConnection(this, this.pool.connectionOptions, "stream");
+    const conn = this.#dedicate(new ServerConnection(this, this.pool.connectionOptions, "stream"));
     conn.beginStream(bytes, slot);
     return conn;
   }
@@ -207,6 +338,7 @@ export class Server implements ServerOwner {
   }
 
   connectionClosed(conn: ServerConnection, failed: boolean): void {
+    this.#dedicated.delete(conn);
     if (conn.mode === "pinned") {
       this.pool.pinnedOpen--;
       const idle = this.idlePinned.indexOf(conn);
@@ -214,7 +346,8 @@ export class Server implements ServerOwner {
     }
     const i = this.connections.indexOf(conn);
     if (i >= 0) this.connections.splice(i, 1);
-    if (failed) this.pool.serverFailed(this);
+    // A connection to an address the server has left (a failover) says nothing of the server now.
+    if (failed && addressOf(conn.target) === this.address) this.pool.serverFailed(this);
   }
 }
 
@@ -236,6 +369,10 @@ export class Pool {
   /** Pinned server connections open (in use or idle), and clients refused one for the cap. */
   pinnedOpen = 0;
   pinnedRefused = 0;
+  /** What keeps its servers' addresses and replicas current (src/ha), null when nothing does. */
+  watch: PoolWatch | null = null;
+  /** The Sentinel connection's state, null for a pool without `sentinels:`. */
+  sentinel: SentinelState | null = null;
 
   /** `config` changes on a reload that keeps the pool (same listen address and protocol). */
   constructor(
@@ -248,6 +385,43 @@ export class Pool {
     this.servers = config.servers.map((s) => new Server(s, this));
     this.connectionOptions = { protocol, timeout: Math.max(0, config.timeout), mbufSize };
     this.#router = routerFor(config);
+    this.#configureReplicas();
+  }
+
+  /** Replicas listed in the configuration (`replicas:`), each under the server it names. */
+  #configureReplicas(): void {
+    if (this.config.sentinels.length > 0) return; // Sentinel names them
+    for (const server of this.servers) {
+      server.setReplicas(this.config.replicas.filter((r) => r.name === server.config.name));
+    }
+  }
+
+  /**
+   * Sentinel says master `name` is at `to`: see Server.moveTo. The move is logged at notice and,
+   * after start, counted as a switch; an ejected server is live again at its new address.
+   */
+  moveServer(name: string, to: Address, cause: "start" | "switch" | "poll"): void {
+    const server = this.servers.find((s) => s.config.name === name);
+    if (server === undefined) return;
+    const from = server.label;
+    if (!server.moveTo(to)) return;
+    if (cause !== "start") server.switches++;
+    if (server.retryAt !== 0) {
+      server.retryAt = 0;
+      this.#nextRetry = earliestRetry(this.servers);
+      this.#rebuild();
+    }
+    logEvent(
+      Level.NOTICE,
+      "pool",
+      "switch-master",
+      `server '${name}' of pool ${this.config.name} moved from ${from} to ${server.label} (sentinel ${cause})`,
+    );
+  }
+
+  /** The replicas of server `name` are now `addresses` (from Sentinel); returns the new ones. */
+  setReplicas(name: string, addresses: readonly Address[]): Server[] {
+    return this.servers.find((s) => s.config.name === name)?.setReplicas(addresses) ?? [];
   }
 
   /**
@@ -259,7 +433,9 @@ export class Pool {
     const sameHandshake = next.redisAuth === this.config.redisAuth && next.redisDb === this.config.redisDb;
     const unclaimed = new Map<string, Server[]>();
     if (sameHandshake) {
-      for (const s of this.servers) unclaimed.set(s.address, [...unclaimed.get(s.address) ?? [], s]);
+      for (const s of this.servers) {
+        unclaimed.set(s.configuredAddress, [...unclaimed.get(s.configuredAddress) ?? [], s]);
+      }
     }
     const servers: Server[] = [];
     const added: Server[] = [];
@@ -308,6 +484,8 @@ export class Pool {
     this.#rebuild();
     for (const s of update.removed) s.retire();
     if (next.preconnect) { for (const s of update.added) s.preconnect(); }
+    this.#configureReplicas();
+    this.watch?.refresh();
   }
 
   /**
@@ -335,6 +513,7 @@ export class Pool {
 
   /** Leaves the proxy (a reload removed or replaced it): its servers close once idle. */
   retire(): void {
+    this.watch?.stop();
     for (const s of this.servers) s.retire();
   }
 
@@ -357,10 +536,16 @@ export class Pool {
     return this.#router.pick(buf, start, end);
   }
 
-  /** Sends a request to server `server` of the pool; -1 (no live server) fails it as nutcracker does. */
-  send(server: number, bytes: Uint8Array, slot: ReplySlot | null): void {
+  /**
+   * Sends a request to server `server` of the pool; -1 (no live server) fails it as nutcracker does.
+   * `info` is the request (a fragment's whole request) when it may go to a replica, as read_from says
+   * for read-only requests.
+   */
+  send(server: number, bytes: Uint8Array, slot: ReplySlot | null, info: RequestInfo | null = null): void {
     if (server < 0) slot?.fail(REFUSED_REASON);
-    else this.servers[server].send(bytes, slot);
+    else if (info !== null && this.config.readFrom !== "master" && this.protocol.isReadOnly(info)) {
+      this.servers[server].sendRead(bytes, slot, this.config.readFrom === "replica");
+    } else this.servers[server].send(bytes, slot);
   }
 
   /**
@@ -385,8 +570,15 @@ export class Pool {
     this.#rebuild();
   }
 
-  /** Counts a failed server connection; ejects the server when it reached server_failure_limit. */
+  /**
+   * Counts a failed server connection; ejects the server when it reached server_failure_limit. A
+   * replica is ejected so whatever auto_eject_hosts says (its reads have somewhere else to go).
+   */
   serverFailed(server: Server): void {
+    if (server.master !== null) {
+      this.#replicaFailed(server);
+      return;
+    }
     if (!this.config.autoEjectHosts || server.retryAt !== 0 || server.retired) return;
     server.failures++;
     if (server.failures < Math.max(1, this.config.serverFailureLimit)) return;
@@ -407,6 +599,24 @@ export class Pool {
     this.#rebuild();
   }
 
+  #replicaFailed(replica: Server): void {
+    if (replica.retryAt !== 0 || replica.retired) return;
+    replica.failures++;
+    if (replica.failures < Math.max(1, this.config.serverFailureLimit)) return;
+    replica.failures = 0;
+    replica.retryAt = clockNow() + this.config.serverRetryTimeout;
+    replica.stats.server_ejected_at = Date.now() * 1000;
+    logEvent(
+      Level.NOTICE,
+      "pool",
+      "eject",
+      `replica '${replica.label}' of server '${
+        replica.master!.config.name
+      }' of pool ${this.config.name} ejected; ` +
+        `tried again in ${this.config.serverRetryTimeout} ms`,
+    );
+  }
+
   #rebuild(): void {
     this.#router.setLive(this.servers.map((s) => s.retryAt === 0));
   }
@@ -422,6 +632,32 @@ export interface PoolUpdate {
   removed: Server[];
   /** Kept, with a new weight or name (their place on the ring moves). */
   changed: Server[];
+}
+
+/** What keeps a pool's server addresses and replicas current (see src/ha). */
+export interface PoolWatch {
+  /** The configuration changed (a reload): take its sentinels, servers and replicas. */
+  refresh(): void;
+  stop(): void;
+}
+
+/** The pool's Sentinel connection, for stats. */
+export interface SentinelState {
+  connected: boolean;
+  /** `host:port` of the sentinel in use, null while none is connected. */
+  address: string | null;
+}
+
+/** A server's configuration at the address Sentinel gave (name and weight kept: placement stays). */
+function movedConfig(c: ServerConfig, to: Address): ServerConfig {
+  return {
+    ...c,
+    raw: `${to.host}:${to.port}:${c.weight} ${c.name}`,
+    kind: "tcp",
+    host: to.host,
+    port: to.port,
+    path: "",
+  };
 }
 
 function addressOf(c: ServerConfig): string {

@@ -33,6 +33,16 @@ export class Queue<T> {
     return item;
   }
 
+  /** Removes and returns the newest item. */
+  pop(): T | undefined {
+    if (this.#size === 0) return undefined;
+    const i = (this.#head + this.#size - 1) & (this.#items.length - 1);
+    const item = this.#items[i];
+    this.#items[i] = undefined;
+    this.#size--;
+    return item;
+  }
+
   /** Puts an item back in front (the one just shifted). */
   unshift(item: T): void {
     if (this.#size === this.#items.length) this.#grow();

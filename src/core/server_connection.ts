@@ -105,6 +105,8 @@ export class ServerConnection {
   #retiring = false;
   /** The connection's number in log lines (s <id>), unique in the process. */
   readonly id: number;
+  /** Where it connects: its server's address when it was made (a failover moves the server, not it). */
+  readonly target: ServerConfig;
 
   constructor(
     private readonly owner: ServerOwner,
@@ -123,6 +125,7 @@ export class ServerConnection {
     this.#read = new ReadBuffer(INITIAL_READ, opts.mbufSize);
     this.#parser = opts.protocol.newReplyParser();
     this.id = ++connectionCounts.total;
+    this.target = owner.config;
     this.#handshake = opts.protocol.handshake();
     for (const h of this.#handshake) this.#out.append(h.bytes);
     this.#run();
@@ -198,6 +201,39 @@ export class ServerConnection {
     this.#retiring = true;
     this.#out.onDrain = () => this.#closeIfIdle();
     this.#closeIfIdle();
+  }
+
+  /**
+   * Its server moved elsewhere (a failover): nothing more is written here. Requests not handed to
+   * the socket yet fail now with `reason` (the old address never saw them); the ones written are
+   * answered (or fail as usual), then it closes. A large value being written cannot be cut cleanly:
+   * the connection then closes at once, failing what is in flight.
+   */
+  cutOff(reason: string): void {
+    if (this.#closed) return;
+    if (this.#streaming || !this.#out.dropUnsent()) {
+      this.fail(reason, "done");
+      return;
+    }
+    // The requests appended since the last onSend are the newest ones waiting (noreply ones never wait).
+    let unsent = this.#unsent - this.#unsentNoreply;
+    const dropped: ServerRequest[] = [];
+    while (unsent > 0) {
+      const members = membersOf(this.#waiting.pop()!);
+      unsent -= members.length;
+      dropped.push(...members);
+    }
+    const stats = this.owner.stats;
+    stats.in_queue -= this.#unsent;
+    stats.in_queue_bytes -= this.#unsentBytes;
+    this.#unsent =
+      this.#unsentBytes =
+      this.#unsentNoreply =
+      this.#unsentNoreplyBytes =
+        0;
+    this.#open = null;
+    this.retire();
+    for (const sreq of dropped) this.#failSlot(sreq.slot, reason);
   }
 
   /** A stream or retiring connection whose requests are answered (or written, for noreply) closes. */
@@ -324,7 +360,7 @@ export class ServerConnection {
   async #run(): Promise<void> {
     let conn: Deno.Conn;
     try {
-      conn = await connectServer(this.owner.config);
+      conn = await connectServer(this.target);
     } catch (err) {
       this.fail(socketErrorReason(err), "err");
       return;

@@ -18,6 +18,8 @@ export class WriteBuffer {
   #closed = false;
   /** Bytes of the write under way. */
   #inFlight = 0;
+  /** The write under way is a large chunk, handed over before the bytes appended with it (see dropUnsent). */
+  #chunkWriting = false;
   #waiters: { limit: number; resolve: () => void }[] = [];
   /** Called once when a write fails; the owner tears the connection down. */
   onError: (err: unknown) => void = () => {};
@@ -83,6 +85,18 @@ export class WriteBuffer {
     this.#len -= n;
   }
 
+  /**
+   * Drops the bytes not handed to the socket yet (those appended since the last onSend) and keeps
+   * the write under way; false, dropping nothing, while large chunks are in play (their requests
+   * straddle onSend).
+   */
+  dropUnsent(): boolean {
+    if (this.#chunkBytes > 0 || this.#chunkWriting) return false;
+    this.#len = 0;
+    this.#wake();
+    return true;
+  }
+
   /** Stops writing; pending bytes are dropped. */
   close(): void {
     this.#closed = true;
@@ -130,6 +144,7 @@ export class WriteBuffer {
         let out: Uint8Array;
         let len: number;
         const chunk = this.#chunks.shift();
+        this.#chunkWriting = chunk !== undefined;
         if (chunk !== undefined) {
           out = chunk;
           len = chunk.length;
@@ -153,8 +168,10 @@ export class WriteBuffer {
         // Keep the buffer for the next swap only while it is of ordinary size (up to 4 read chunks).
         if (chunk === undefined) this.#spare = out.length <= this.baseSize * 4 ? out : EMPTY;
       }
+      this.#chunkWriting = false;
     } catch (err) {
       this.#writing = false;
+      this.#chunkWriting = false;
       if (!this.#closed) {
         this.close();
         this.onError(err);
