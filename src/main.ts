@@ -6,6 +6,7 @@ import { type CliOptions, parseCli, testConfigMessage } from "./cli.ts";
 import { ConfigError, loadConfig, type LoadedConfig, readConfigFile } from "./config/load.ts";
 import { errorMessage } from "./core/errors.ts";
 import { activity, createPools, Proxy } from "./core/proxy.ts";
+import { watchPool } from "./ha/pool_watch.ts";
 import { describeChanges, reloadProxy } from "./core/reload.ts";
 import { Reloader, type ReloadOutcome } from "./reload.ts";
 import type { StatsSnapshot } from "./stats/snapshot.ts";
@@ -120,12 +121,14 @@ async function start(opts: CliOptions, args: string[]): Promise<number> {
     // The stats port comes up before the pools, as in nutcracker: once a pool accepts, stats answer.
     // A worker hands its counters to its supervisor, which serves the stats port for all of them.
     const pools = await createPools(config, opts.mbufSize, protocolFor, health !== null);
+    // Sentinel pools learn where their masters are before the first client comes.
+    await Promise.all(pools.map(watchPool));
     const proxy = new Proxy(pools, opts.mbufSize, {
       reusePort: worker !== null,
       skipUnix: (worker?.index ?? 0) > 0,
     });
     const reloader = new Reloader(opts.confFile, loaded.checksum, async (next) => {
-      const reload = { protocolFor, metrics: health !== null, drainMs: opts.drainTimeout };
+      const reload = { protocolFor, watchPool, metrics: health !== null, drainMs: opts.drainTimeout };
       return { summary: describeChanges(await reloadProxy(proxy, next, reload)) };
     });
     let listening = false;

@@ -26,6 +26,8 @@ export interface ReloadChanges {
 /** How a reload is applied. */
 export interface ReloadOptions {
   protocolFor: ProtocolFor;
+  /** Starts what keeps a new pool's servers current (Sentinel); resolves once it may serve. */
+  watchPool: (pool: Pool) => Promise<void>;
   /** Keep metrics in new pools. */
   metrics: boolean;
   /** How long clients of removed pools have to be answered. */
@@ -98,6 +100,7 @@ export async function reloadProxy(proxy: Proxy, next: Config, opts: ReloadOption
     }
     const pool = new Pool(pc, protocol, proxy.mbufSize, opts.metrics);
     await pool.resolveHosts();
+    await opts.watchPool(pool);
     fresh.push(pool);
     order.push(pool);
     (old === undefined ? changes.poolsAdded : changes.poolsReplaced).push(pc.name);
@@ -109,7 +112,13 @@ export async function reloadProxy(proxy: Proxy, next: Config, opts: ReloadOption
   // bind first, so that a taken address fails the reload before anything changes.
   const held = new Set(leaving.map((p) => p.config.listen.raw));
   const late = fresh.filter((p) => held.has(p.config.listen.raw));
-  const bound = proxy.bind(fresh.filter((p) => !late.includes(p)));
+  let bound: Map<Pool, Deno.Listener>;
+  try {
+    bound = proxy.bind(fresh.filter((p) => !late.includes(p)));
+  } catch (err) {
+    for (const p of fresh) p.watch?.stop();
+    throw err;
+  }
 
   // Until everything is in place the old configuration serves: the pools leaving keep their
   // clients, and a kept pool changes only below, between two requests.
@@ -120,6 +129,7 @@ export async function reloadProxy(proxy: Proxy, next: Config, opts: ReloadOption
     // The address was taken meanwhile: the leaving pools listen again, and nothing changed.
     for (const l of bound.values()) l.close();
     proxy.serve(proxy.bind(leaving));
+    for (const p of fresh) p.watch?.stop();
     throw err;
   }
   for (const [pool, update] of updates) pool.apply(update);

@@ -8,6 +8,7 @@ import { createPools, type ProtocolFor, startProxy } from "../../src/core/proxy.
 import { Level, setupLog } from "../../src/log.ts";
 import { type ReloadChanges, reloadProxy } from "../../src/core/reload.ts";
 import { protocolFor } from "../../src/protocol/index.ts";
+import { watchPool } from "../../src/ha/pool_watch.ts";
 
 /** A running in-process proxy. */
 export interface InProcess {
@@ -42,6 +43,7 @@ export async function withInProcess<T>(
   setupLog(opts.level ?? Level.NOTICE, file);
   const config = await parseConfig(yaml, "inproc.yml");
   const pools = await createPools(config, 16384, opts.protocols ?? protocolFor);
+  await Promise.all(pools.map(watchPool));
   const proxy = startProxy(pools, 16384);
   const protocols = opts.protocols ?? protocolFor;
   try {
@@ -52,6 +54,7 @@ export async function withInProcess<T>(
       reload: async (next: string, drainMs = 2000) =>
         reloadProxy(proxy, await parseConfig(next, "inproc.yml"), {
           protocolFor: protocols,
+          watchPool,
           metrics: false,
           drainMs,
         }),
@@ -61,6 +64,7 @@ export async function withInProcess<T>(
         ),
     });
   } finally {
+    for (const pool of proxy.pools) pool.watch?.stop();
     proxy.close();
     setupLog(Level.NOTICE, null);
     await Deno.remove(file).catch(() => {});

@@ -1,0 +1,190 @@
+/**
+ * Reads from replicas listed in the configuration (`replicas:`, `read_from:`), with real
+ * redis-server masters and replicas behind a tsproxy process: reads are counted on the replicas,
+ * writes never reach them, and a replica out of sync or down is not read from.
+ */
+import assert from "assert";
+import { freePort, type ProxyProc, readStats, startRedis, startTsproxy } from "../../harness/procs.ts";
+import { ask, askDirect, cmd, R, sleep, withClient } from "../../harness/redis_lab.ts";
+import { needs } from "../support/needs.ts";
+
+type Redis = Awaited<ReturnType<typeof startRedis>>;
+
+/** `field:value` of an INFO section, or "" when absent. */
+async function info(port: number, section: string, field: string): Promise<string> {
+  const [reply] = await askDirect(port, [cmd("INFO", section)]);
+  return reply.match(new RegExp(`^${field}:(.*)\r$`, "m"))?.[1] ?? "";
+}
+
+/** Calls of a command counted by a redis-server (INFO commandstats), 0 when never called. */
+async function calls(port: number, command: string): Promise<number> {
+  return Number((await info(port, "commandstats", `cmdstat_${command}`)).match(/calls=(\d+)/)?.[1] ?? 0);
+}
+
+async function until(what: string, cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Two masters with a replica each, the replicas in sync. */
+async function withReplicated(fn: (masters: Redis[], replicas: Redis[]) => Promise<void>): Promise<void> {
+  const masters: Redis[] = [];
+  const replicas: Redis[] = [];
+  try {
+    for (let i = 0; i < 2; i++) masters.push(await startRedis());
+    for (const m of masters) {
+      // Loaded straight from the socket: a replica would otherwise write the master's RDB in the cwd.
+      replicas.push(
+        await startRedis(freePort(), [
+          "--replicaof",
+          "127.0.0.1",
+          `${m.port}`,
+          "--repl-diskless-load",
+          "swapdb",
+        ]),
+      );
+    }
+    for (const r of replicas) {
+      await until(
+        "replication",
+        async () => (await info(r.port, "replication", "master_link_status")) === "up",
+      );
+    }
+    await fn(masters, replicas);
+  } finally {
+    for (const p of [...replicas, ...masters]) await p.stop();
+  }
+}
+
+function poolYaml(port: number, masters: Redis[], replicas: Redis[], readFrom: string): string {
+  return [
+    "ha:",
+    `  listen: 127.0.0.1:${port}`,
+    "  redis: true",
+    `  read_from: ${readFrom}`,
+    "  sentinel_poll_interval: 100",
+    "  server_retry_timeout: 60000",
+    "  servers:",
+    ...masters.map((m, i) => `    - 127.0.0.1:${m.port}:1 s${i + 1}`),
+    "  replicas:",
+    ...replicas.map((r, i) => `    - 127.0.0.1:${r.port}:1 s${i + 1}`),
+    "",
+  ].join("\n");
+}
+
+async function withProxy(
+  masters: Redis[],
+  replicas: Redis[],
+  readFrom: string,
+  fn: (port: number, proxy: ProxyProc) => Promise<void>,
+): Promise<void> {
+  const port = freePort();
+  const proxy = await startTsproxy(poolYaml(port, masters, replicas, readFrom), [port]);
+  try {
+    await until("the replicas checked in sync", async () => {
+      const pool = (await readStats(proxy.statsPort)).ha as Record<string, Record<string, number>>;
+      return pool.s1.replicas_in_sync === 1 && pool.s2.replicas_in_sync === 1;
+    });
+    await fn(port, proxy);
+  } finally {
+    await proxy.stop();
+  }
+}
+
+/** Waits until every replica has applied everything its master has. */
+async function replicated(masters: Redis[], replicas: Redis[]): Promise<void> {
+  for (let i = 0; i < masters.length; i++) {
+    await until("replicas caught up", async () => {
+      const offset = await info(masters[i].port, "replication", "master_repl_offset");
+      return (await info(replicas[i].port, "replication", "slave_repl_offset")) === offset;
+    });
+  }
+}
+
+const KEYS = Array.from({ length: 100 }, (_, i) => `key:${i}`);
+
+Deno.test({
+  ...needs("redis-server"),
+  name: "read_from replica: reads are served by the replicas (counted on them), writes only by the masters",
+  async fn() {
+    await withReplicated(async (masters, replicas) => {
+      await withProxy(masters, replicas, "replica", async (port) => {
+        await withClient(port, async (wire) => {
+          const sets = await ask(wire, KEYS.map((k) => cmd("SET", k, `v-${k}`)));
+          assert.deepEqual(sets.replies, KEYS.map(() => R.ok));
+          await replicated(masters, replicas);
+          const gets = await ask(wire, KEYS.map((k) => cmd("GET", k)));
+          assert.deepEqual(gets.replies, KEYS.map((k) => R.bulk(`v-${k}`)));
+          const mget = await ask(wire, cmd("MGET", ...KEYS.slice(0, 10)));
+          assert.deepEqual(mget.replies, [R.bulks(...KEYS.slice(0, 10).map((k) => `v-${k}`))]);
+        });
+        let replicaGets = 0;
+        for (let i = 0; i < 2; i++) {
+          assert.equal(await calls(masters[i].port, "get"), 0, "a master served a read");
+          assert.equal(await calls(masters[i].port, "mget"), 0, "a master served a read");
+          replicaGets += await calls(replicas[i].port, "get");
+          // The replica applied its master's writes and no other: a write sent to it would show here.
+          assert.equal(await calls(replicas[i].port, "set"), await calls(masters[i].port, "set"));
+          assert.ok(await calls(replicas[i].port, "get") > 0, `replica ${i + 1} served no read`);
+        }
+        assert.equal(replicaGets, KEYS.length);
+      });
+    });
+  },
+});
+
+Deno.test({
+  ...needs("redis-server"),
+  name:
+    "read_from replica: a replica out of sync is not read from, and reads of its server fail until it is back",
+  async fn() {
+    await withReplicated(async (masters, replicas) => {
+      await withProxy(masters, replicas, "replica", async (port, proxy) => {
+        const key = "{a}one"; // any key: its server is found below
+        await withClient(port, (wire) => ask(wire, cmd("SET", key, "1")));
+        await replicated(masters, replicas);
+        const owner = (await calls(masters[0].port, "set")) === 1 ? 0 : 1;
+        // Its replica loses its master: master_link_status goes down.
+        await askDirect(replicas[owner].port, [cmd("REPLICAOF", "127.0.0.1", `${freePort()}`)]);
+        await until("the replica seen out of sync", async () => {
+          const pool = (await readStats(proxy.statsPort)).ha as Record<string, Record<string, number>>;
+          return pool[`s${owner + 1}`].replicas_in_sync === 0;
+        });
+        const before = await calls(replicas[owner].port, "get");
+        const got = await withClient(port, (wire) => ask(wire, cmd("GET", key)));
+        assert.deepEqual(got.replies, [R.err("ERR no replica available")]);
+        assert.equal(await calls(replicas[owner].port, "get"), before);
+        assert.equal(await calls(masters[owner].port, "get"), 0);
+      });
+    });
+  },
+});
+
+Deno.test({
+  ...needs("redis-server"),
+  name: "read_from prefer-replica: reads fall back to the master when the replica is out of sync or down",
+  async fn() {
+    await withReplicated(async (masters, replicas) => {
+      await withProxy(masters, replicas, "prefer-replica", async (port, proxy) => {
+        await withClient(port, (wire) => ask(wire, KEYS.map((k) => cmd("SET", k, "v"))));
+        await replicated(masters, replicas);
+        // Replica 1 out of sync, replica 2 gone.
+        await askDirect(replicas[0].port, [cmd("REPLICAOF", "127.0.0.1", `${freePort()}`)]);
+        await replicas[1].stop();
+        await until("replica 1 seen out of sync", async () => {
+          const pool = (await readStats(proxy.statsPort)).ha as Record<string, Record<string, number>>;
+          return pool.s1.replicas_in_sync === 0 && pool.s2.replicas_in_sync === 0;
+        });
+        const gets = await withClient(port, (wire) => ask(wire, KEYS.map((k) => cmd("GET", k))));
+        assert.deepEqual(gets.replies, KEYS.map(() => R.bulk("v")));
+        assert.equal(
+          (await calls(masters[0].port, "get")) + (await calls(masters[1].port, "get")),
+          KEYS.length,
+        );
+      });
+    });
+  },
+});
