@@ -115,8 +115,11 @@ function checkHighAvailability(draft: PoolDraft, servers: readonly ServerConfig[
     if (draft.sentinelPollInterval === 0) {
       throw new ConfigError('conf: directive "sentinel_poll_interval:" cannot be 0', pool);
     }
-    if (sentinels.length === 0) {
-      throw new ConfigError('conf: directive "sentinel_poll_interval:" needs "sentinels:"', pool);
+    if (sentinels.length === 0 && replicas.length === 0) {
+      throw new ConfigError(
+        'conf: directive "sentinel_poll_interval:" needs "sentinels:" or "replicas:"',
+        pool,
+      );
     }
   }
   const sameSentinel = sortAndFindTwins([...sentinels], addressOf);

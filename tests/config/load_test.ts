@@ -410,9 +410,9 @@ const CASES: Case[] = [
     ncBinary: directive("is unknown", "sentinel_poll_interval"),
   },
   {
-    name: "a sentinel_poll_interval without sentinels",
+    name: "a sentinel_poll_interval without sentinels or replicas",
     yaml: pool("  redis: true\n  sentinel_poll_interval: 1000\n"),
-    nc: 'conf: directive "sentinel_poll_interval:" needs "sentinels:"',
+    nc: 'conf: directive "sentinel_poll_interval:" needs "sentinels:" or "replicas:"',
     ncBinary: directive("is unknown", "sentinel_poll_interval"),
   },
   {
