@@ -3,7 +3,8 @@
  * and redis failure catalogues (ejection, retry, timeouts, latency, refused and failing servers),
  * each compared step by step with what nutcracker 0.5.0 gives the client, then the abuse checks
  * (fuzzing, many, slow, abandoning and resetting clients beside checking clients), with figures,
- * then the reload checks (tsproxy's configuration changed under load), with figures.
+ * then the reload checks (tsproxy's configuration changed under load), with figures, then the
+ * failover checks (Redis Sentinel and replicas under load), with figures.
  */
 import { playOn, type Scenario, transcript } from "./memcache_lab.ts";
 import type { ProxyKind } from "./procs.ts";
@@ -13,6 +14,7 @@ import { playRedis, SCENARIOS as REDIS_SCENARIOS } from "./scenarios/redis_failu
 import { ROUTING_CHECKS } from "./scenarios/routing.ts";
 import { ABUSE_CHECKS } from "./scenarios/abuse.ts";
 import { RELOAD_CHECKS } from "./scenarios/reload.ts";
+import { FAILOVER_CHECKS } from "./scenarios/failover.ts";
 
 /** A memcache scenario's transcript must be the catalogue's: nutcracker's own where tsproxy differs on purpose. */
 async function memcacheScenario(kind: ProxyKind, sc: Scenario): Promise<void> {
@@ -39,4 +41,5 @@ export const CHECKS: Check[] = [
   })),
   ...ABUSE_CHECKS,
   ...RELOAD_CHECKS,
+  ...FAILOVER_CHECKS,
 ];
