@@ -84,6 +84,11 @@ export class Server implements ServerOwner {
     this.#config = this.#moved === null ? config : movedConfig(config, this.#moved);
   }
 
+  /** Where Sentinel moved it, null while it is where configured. */
+  get movedTo(): Address | null {
+    return this.#moved;
+  }
+
   /** Its address as configured, which a reload matches servers by. */
   get configuredAddress(): string {
     return addressOf(this.#configured);
@@ -452,6 +457,13 @@ export class Pool {
       servers.push(kept);
     }
     const removed = sameHandshake ? [...unclaimed.values()].flat() : this.servers;
+    if (next.sentinels.length > 0) {
+      // A server made anew (another redis_auth, say) starts where Sentinel last put its name.
+      for (const server of added) {
+        const moved = this.servers.find((s) => s.config.name === server.config.name)?.movedTo;
+        if (moved) server.moveTo(moved);
+      }
+    }
     await Promise.all(added.map((s) => s.resolve()));
     return {
       config: next,

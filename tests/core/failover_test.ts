@@ -135,3 +135,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...needs("redis-server"),
+  name: "a reload that makes a sentinel pool's servers anew keeps them where Sentinel moved them",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const [old, next] = [await startRedis(), await startRedis()];
+    try {
+      await askDirect(old.port, [cmd("SET", "k", "old")], { db: 1 });
+      await askDirect(next.port, [cmd("SET", "k", "new")], { db: 1 });
+      const port = freePort();
+      // No sentinel answers here: the test moves the server itself, as +switch-master would.
+      const yaml = (db: number) =>
+        `ha:\n  listen: 127.0.0.1:${port}\n  redis: true\n  redis_db: ${db}\n  sentinels:\n` +
+        `    - 127.0.0.1:${freePort()}:1\n  servers:\n    - 127.0.0.1:${old.port}:1 shard\n`;
+      await withInProcess(yaml(0), {}, async (proxy) => {
+        proxy.pools[0].moveServer("shard", { host: "127.0.0.1", port: next.port }, "switch");
+        const changes = await proxy.reload(yaml(1));
+        assert.deepEqual(changes.serversAdded, ["ha/shard"]); // redis_db changed: a new server
+        assert.equal(proxy.pools[0].servers[0].address, `127.0.0.1:${next.port}`);
+        const got = await withClient(port, (wire) => ask(wire, cmd("GET", "k")));
+        assert.deepEqual(got.replies, [R.bulk("new")]);
+      });
+    } finally {
+      await old.stop();
+      await next.stop();
+    }
+  },
+});
