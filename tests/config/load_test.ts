@@ -866,3 +866,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test("conf/sentinel.yml (the README's Sentinel and replicas example) loads with its sentinels, replicas and read_from", async () => {
+  const config = await loadConfig(new URL("../../conf/sentinel.yml", import.meta.url).pathname);
+  const [profiles, sessions] = config.pools;
+  assert.equal(sessions.name, "sessions");
+  assert.deepEqual(sessions.sentinels.map((s) => `${s.host}:${s.port}`), [
+    "10.0.0.11:26379",
+    "10.0.0.12:26379",
+    "10.0.0.13:26379",
+  ]);
+  assert.deepEqual(sessions.servers.map((s) => s.name), ["cache-a", "cache-b", "cache-c"]);
+  assert.equal(sessions.readFrom, "prefer-replica");
+  assert.equal(sessions.sentinelPollInterval, 5000);
+  assert.equal(profiles.readFrom, "replica");
+  assert.deepEqual(profiles.replicas.map((r) => `${r.host}:${r.port} ${r.name}`), [
+    "10.0.2.11:6379 profiles-1",
+    "10.0.2.12:6379 profiles-1",
+    "10.0.2.21:6379 profiles-2",
+  ]);
+});
