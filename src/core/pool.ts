@@ -23,6 +23,7 @@ import type { ClientConnection } from "./client_connection.ts";
 import type { ReplySlot } from "./request.ts";
 import { isAddress, lookupAll } from "./resolve.ts";
 import {
+  labelOf,
   type PinLink,
   ServerConnection,
   type ServerConnectionOptions,
@@ -179,7 +180,7 @@ export class Server implements ServerOwner {
 
   /** The server as log lines name it: its `host:port:weight` (nutcracker's pname, without the name). */
   get label(): string {
-    return this.config.raw.trim().split(/\s+/)[0];
+    return labelOf(this.config);
   }
 
   /** Where the server is: a reload keeps a server (and its connections) whose address stays. */

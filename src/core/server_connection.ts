@@ -66,6 +66,13 @@ export interface PinLink {
 export type ConnectionMode = "shared" | "stream" | "pinned";
 
 const INITIAL_READ = 4096;
+/** A server as log lines name it: its `host:port:weight` (nutcracker's pname, without the name). */
+export function labelOf(config: ServerConfig): string {
+  return config.raw.trim().split(/\s+/)[0];
+}
+
+/** How long requests written to a server's old address may take once its master moved (no pool timeout). */
+const CUT_OFF_GRACE_MS = 1000;
 /** Bytes written ahead of a slow reader before a streamed value waits for it. */
 export const STREAM_BACKLOG = 1 << 20;
 /** Messages larger than this are streamed through instead of being buffered whole. */
@@ -79,6 +86,8 @@ export class ServerConnection {
   /** Requests sent or queued to send that expect a reply, oldest first. */
   readonly #waiting = new Queue<ServerRequest>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Set by cutOff: the written requests' last chance to be answered by the old address. */
+  #cutTimer: ReturnType<typeof setTimeout> | undefined;
   /** A request whose bytes are still arriving streams through (on a stream connection). */
   #streaming = false;
   /** What waits for the streaming request's reply (null for noreply). */
@@ -133,7 +142,8 @@ export class ServerConnection {
 
   /** `<pool> | <server>`, as log lines name a server connection's place. */
   get #where(): string {
-    return `pool ${this.owner.pool.config.name} server '${this.owner.label}'`;
+    // The address it was made to: after a failover the server itself is elsewhere.
+    return `pool ${this.owner.pool.config.name} server '${labelOf(this.target)}'`;
   }
 
   /**
@@ -234,6 +244,19 @@ export class ServerConnection {
     this.#open = null;
     this.retire();
     for (const sreq of dropped) this.#failSlot(sreq.slot, reason);
+    if (this.#closed) return;
+    // A blocking command may never be answered there (its keys are written to the new master now),
+    // nor anything by an old master that hangs: what was written has a bounded time left.
+    const grace = this.opts.timeout > 0 ? this.opts.timeout : CUT_OFF_GRACE_MS;
+    this.#cutTimer = setTimeout(() => {
+      logEvent(
+        Level.WARN,
+        "server",
+        "timeout",
+        `requests to ${this.#where} not answered ${grace} ms after its master moved elsewhere`,
+      );
+      this.fail(TIMEOUT_REASON, "done");
+    }, grace);
   }
 
   /** A stream or retiring connection whose requests are answered (or written, for noreply) closes. */
@@ -318,6 +341,7 @@ export class ServerConnection {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    clearTimeout(this.#cutTimer);
     this.#out.close();
     const stats = this.owner.stats;
     if (this.#conn !== null) {

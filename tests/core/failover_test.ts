@@ -165,3 +165,43 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...needs("redis-server"),
+  name:
+    "a moved server: a blocking command left waiting at the old address fails after the grace, having taken nothing",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const [old, next] = [await startRedis(), await startRedis()];
+    try {
+      const port = freePort();
+      const target = { pool: null as Pool | null, to: next.port };
+      const yaml =
+        `ha:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${old.port}:1 shard\n`;
+      await withInProcess(yaml, { protocols: (config) => moving(target, config) }, async (proxy) => {
+        target.pool = proxy.pools[0];
+        await withClient(port, async (blocked) => {
+          await withClient(port, async (mover) => {
+            await blocked.send(new TextEncoder().encode(cmd("BLPOP", "q", "0")));
+            await sleep(100); // written: it waits at the old address
+            assert.deepEqual((await ask(mover, MOVE)).replies, ["+MOVED\r\n"]);
+            const started = Date.now();
+            const got = await ask(blocked, [], 1, { timeoutMs: 5000 });
+            assert.deepEqual(got.replies, [R.err("ERR Connection timed out")]);
+            assert.ok(Date.now() - started >= 500, "failed before its grace");
+            assert.deepEqual((await ask(mover, cmd("RPUSH", "q", "x"))).replies, [R.int(1)]);
+          });
+        });
+        assert.deepEqual(await askDirect(next.port, [cmd("LLEN", "q")]), [R.int(1)]);
+        assert.ok(
+          proxy.log().some((l) => l.includes("not answered 1000 ms after its master moved")),
+          proxy.log().join("\n"),
+        );
+      });
+    } finally {
+      await old.stop();
+      await next.stop();
+    }
+  },
+});
