@@ -211,7 +211,7 @@ Deno.test("replicas and sentinels do not go together", () => {
   );
 });
 
-Deno.test("sentinel_poll_interval is above 0 and needs sentinels", () => {
+Deno.test("sentinel_poll_interval is above 0 and needs sentinels or replicas (it paces both)", () => {
   const sentinels = [sentinel("h:26379:1")];
   assert.equal(
     problem({ sentinels, sentinelPollInterval: 0 }),
@@ -220,8 +220,9 @@ Deno.test("sentinel_poll_interval is above 0 and needs sentinels", () => {
   assert.equal(problem({ sentinels, sentinelPollInterval: 1 }), null);
   assert.equal(
     problem({ sentinelPollInterval: 1000 }),
-    'conf: directive "sentinel_poll_interval:" needs "sentinels:" (pool \'a\')',
+    'conf: directive "sentinel_poll_interval:" needs "sentinels:" or "replicas:" (pool \'a\')',
   );
+  assert.equal(problem({ sentinelPollInterval: 1000, replicas: [parseServer("h:1:1 m1")] }), null);
 });
 
 Deno.test("two sentinels at one address are refused, host letter case aside", () => {
