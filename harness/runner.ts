@@ -103,3 +103,30 @@ export function assertSteps(got: Record<string, Step>, want: Record<string, Step
   const extra = Object.keys(got).filter((label) => !(label in want));
   if (extra.length > 0) throw new Error(`steps nobody expected: ${extra.join(", ")}`);
 }
+
+/** What a check with figures found: its one-line figures, the criteria it failed, and evidence for them. */
+export interface Outcome {
+  figures: string;
+  failed: string[];
+  detail: string[];
+}
+
+/**
+ * Plays a check only tsproxy can pass (a feature nutcracker 0.5.0 lacks, named by `lacking`): behind
+ * nutcracker it says it does not apply; behind tsproxy it prints the figures and throws on a failed
+ * criterion.
+ */
+export async function playTsproxyOnly(
+  kind: ProxyKind,
+  lacking: string,
+  play: () => Promise<Outcome>,
+  write: (line: string) => void,
+): Promise<void> {
+  if (kind === "nutcracker") {
+    write(`    nutcracker: not applicable, nutcracker 0.5.0 has no ${lacking}`);
+    return;
+  }
+  const out = await play();
+  write(`    ${kind}: ${out.figures}`);
+  if (out.failed.length > 0) throw new Error([...out.failed, ...out.detail].join("\n"));
+}

@@ -37,7 +37,7 @@ import {
 } from "../abuse_lab.ts";
 import { Fuzzer, type Proto, Rng, runSeed } from "../fuzz.ts";
 import type { ProxyKind } from "../procs.ts";
-import type { Check } from "../runner.ts";
+import type { Check, Outcome } from "../runner.ts";
 import { Wire } from "../wire.ts";
 
 /** How big each check plays: the harness's full size, or the test suite's bounded one. */
@@ -99,13 +99,6 @@ export const SMALL: Sizes = {
   resets: 60,
   timed: false,
 };
-
-/** What one check found: its figures, the pass criteria it failed, and the evidence for them. */
-export interface Outcome {
-  figures: string;
-  failed: string[];
-  detail: string[];
-}
 
 const N = (n: number) => n.toLocaleString("en-US");
 

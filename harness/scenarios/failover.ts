@@ -13,7 +13,7 @@
  * nutcracker 0.5.0 has no Sentinel support: behind it the checks are reported as not applicable.
  */
 import { freePort, type ProxyKind, type ProxyProc, readStats, startTsproxy } from "../procs.ts";
-import type { Check } from "../runner.ts";
+import { type Check, type Outcome, playTsproxyOnly } from "../runner.ts";
 import { SentinelLab } from "../sentinel_lab.ts";
 import { RespConnection, RespError, type RespValue } from "../../src/ha/resp_client.ts";
 
@@ -29,12 +29,6 @@ export const FULL: Sizes = { clients: 8, depth: 16, keys: 400 };
 
 /** The test suite's bounded run. */
 export const SMALL: Sizes = { clients: 4, depth: 8, keys: 100 };
-
-/** What one play found: its figures, and the criteria it failed. */
-export interface Outcome {
-  figures: string;
-  failed: string[];
-}
 
 const HOST = "127.0.0.1";
 const TIMEOUT_MS = 3000;
@@ -251,6 +245,7 @@ async function masterKilled(sizes: Sizes): Promise<Outcome> {
         }; ${load.seen.length} replies, ${errors.length} errors, all on the dead ` +
         `master's keys before the switch took effect (${kinds || "none"}); placement by name kept`,
       failed,
+      detail: [],
     };
   });
 }
@@ -279,6 +274,7 @@ async function manualFailover(sizes: Sizes): Promise<Outcome> {
         `GETs on the old master after the move: ${after - before}; ${load.seen.length} replies, ` +
         `${errors.length} errors`,
       failed,
+      detail: [],
     };
   });
 }
@@ -309,6 +305,7 @@ async function sentinelKilled(sizes: Sizes): Promise<Outcome> {
       figures: `moved from sentinel ${first} to ${next} in ${ms(movedOn)}; a failover after it followed ` +
         `${ms(movedAt - sw.seenAt)} after +switch-master`,
       failed,
+      detail: [],
     };
   });
 }
@@ -367,6 +364,7 @@ async function replicaReads(sizes: Sizes): Promise<Outcome> {
         `${load.seen.length} GETs: ${onReplicas} on replicas, ${onMasters} on masters, ${errors} errors; ` +
         "SETs on replicas only as replicated",
       failed,
+      detail: [],
     };
   });
 }
@@ -395,19 +393,13 @@ export const FAILOVER: FailoverCheck[] = [
 ];
 
 /** Plays one failover check and prints its figures; throws on a failed criterion. */
-export async function runFailover(
+export function runFailover(
   check: FailoverCheck,
   kind: ProxyKind,
   sizes: Sizes,
   write: (line: string) => void = console.log,
 ): Promise<void> {
-  if (kind === "nutcracker") {
-    write("    nutcracker: not applicable, nutcracker 0.5.0 has no Sentinel support");
-    return;
-  }
-  const out = await check.play(sizes);
-  write(`    ${kind}: ${out.figures}`);
-  if (out.failed.length > 0) throw new Error(out.failed.join("\n"));
+  return playTsproxyOnly(kind, "Sentinel support", () => check.play(sizes), write);
 }
 
 /** The failover checks at full size, for `deno task harness`. */

@@ -28,8 +28,7 @@ import {
   type ReloadLab,
   withReloadLab,
 } from "../reload_lab.ts";
-import type { Check } from "../runner.ts";
-import type { Outcome } from "./abuse.ts";
+import { type Check, type Outcome, playTsproxyOnly } from "../runner.ts";
 
 /** How big each check plays: the harness's size, or the test suite's smaller one. */
 export interface Sizes extends LoadSize {
@@ -365,19 +364,13 @@ export const RELOAD: ReloadCheck[] = PLAYS.flatMap(({ name, play }) =>
 );
 
 /** Plays one reload check and prints its figures; throws on a failed criterion. */
-export async function runReload(
+export function runReload(
   check: ReloadCheck,
   kind: ProxyKind,
   sizes: Sizes,
   write: (line: string) => void = console.log,
 ): Promise<void> {
-  if (kind === "nutcracker") {
-    write("    nutcracker: not applicable, nutcracker 0.5.0 has no configuration reload");
-    return;
-  }
-  const out = await check.play(sizes);
-  write(`    ${kind}: ${out.figures}`);
-  if (out.failed.length > 0) throw new Error([...out.failed, ...out.detail].join("\n"));
+  return playTsproxyOnly(kind, "configuration reload", () => check.play(sizes), write);
 }
 
 /** The reload checks at full size, for `deno task harness`. */

@@ -12,7 +12,9 @@ import type { Pool } from "../../src/core/pool.ts";
 import { protocolFor } from "../../src/protocol/index.ts";
 import type { Protocol } from "../../src/protocol/types.ts";
 import { needs } from "../support/needs.ts";
-import { withInProcess } from "../support/inproc.ts";
+import { type InProcess, withInProcess } from "../support/inproc.ts";
+
+type Redis = Awaited<ReturnType<typeof startRedis>>;
 
 const MOVE = cmd("ECHO", "__move__");
 const MOVED = R.err("ERR master moved by a failover, request not sent");
@@ -43,55 +45,72 @@ async function getCalls(port: number): Promise<number> {
   return Number(reply.match(/cmdstat_get:calls=(\d+)/)?.[1] ?? 0);
 }
 
+/** A running case: the old and the new address (k is "old" and "new" there), the proxy's port. */
+interface Moving {
+  old: Redis;
+  next: Redis;
+  port: number;
+  proxy: InProcess;
+}
+
+/**
+ * Two redis-servers and an in-process proxy whose one server, `shard`, is at the first; ECHO
+ * __move__ moves it to the second.
+ */
+async function withMoving(fn: (m: Moving) => Promise<void>): Promise<void> {
+  const [old, next] = [await startRedis(), await startRedis()];
+  try {
+    await askDirect(old.port, [cmd("SET", "k", "old")]);
+    await askDirect(next.port, [cmd("SET", "k", "new")]);
+    const port = freePort();
+    const target = { pool: null as Pool | null, to: next.port };
+    const yaml =
+      `ha:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${old.port}:1 shard\n`;
+    await withInProcess(yaml, { protocols: (config) => moving(target, config) }, async (proxy) => {
+      target.pool = proxy.pools[0];
+      await fn({ old, next, port, proxy });
+    });
+  } finally {
+    await old.stop();
+    await next.stop();
+  }
+}
+
 Deno.test({
   ...needs("redis-server"),
   name: "a moved server: requests not yet written fail unsent, later ones go to the new address only",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    const [old, next] = [await startRedis(), await startRedis()];
-    try {
-      await askDirect(old.port, [cmd("SET", "k", "old")]);
-      await askDirect(next.port, [cmd("SET", "k", "new")]);
-      const port = freePort();
-      const target = { pool: null as Pool | null, to: next.port };
-      const yaml =
-        `ha:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${old.port}:1 shard\n`;
-      await withInProcess(yaml, { protocols: (config) => moving(target, config) }, async (proxy) => {
-        target.pool = proxy.pools[0];
-        await withClient(port, async (wire) => {
-          assert.deepEqual((await ask(wire, cmd("GET", "k"))).replies, [R.bulk("old")]);
-          const gets = Array.from({ length: 20 }, () => cmd("GET", "k"));
-          const got = await ask(wire, [...gets, MOVE, ...gets]);
-          const before = got.replies.slice(0, 20);
-          // Read with the move, they were never written: a reply from the old address is only
-          // possible for ones written before it (when the proxy read them in an earlier read).
-          for (const r of before) assert.ok(r === R.bulk("old") || r === MOVED, r);
-          assert.equal(got.replies[20], "+MOVED\r\n");
-          assert.deepEqual(got.replies.slice(21), gets.map(() => R.bulk("new")));
-          const answeredOld = before.filter((r) => r === R.bulk("old")).length;
-          assert.ok(answeredOld < 20, "no request was caught unwritten by the move");
-          assert.equal(await getCalls(old.port), 1 + answeredOld);
-          assert.equal(await getCalls(next.port), 20);
-        });
-        const server = proxy.pools[0].servers[0];
-        assert.equal(server.switches, 1);
-        assert.equal(server.address, `127.0.0.1:${next.port}`);
-        assert.equal(server.config.name, "shard");
-        assert.ok(
-          proxy.log().some((l) =>
-            l.includes(
-              `server 'shard' of pool ha moved from 127.0.0.1:${old.port}:1 to 127.0.0.1:${next.port}:1`,
-            )
-          ),
-          proxy.log().join("\n"),
-        );
+  fn: () =>
+    withMoving(async ({ old, next, port, proxy }) => {
+      await withClient(port, async (wire) => {
+        assert.deepEqual((await ask(wire, cmd("GET", "k"))).replies, [R.bulk("old")]);
+        const gets = Array.from({ length: 20 }, () => cmd("GET", "k"));
+        const got = await ask(wire, [...gets, MOVE, ...gets]);
+        const before = got.replies.slice(0, 20);
+        // Read with the move, they were never written: a reply from the old address is only
+        // possible for ones written before it (when the proxy read them in an earlier read).
+        for (const r of before) assert.ok(r === R.bulk("old") || r === MOVED, r);
+        assert.equal(got.replies[20], "+MOVED\r\n");
+        assert.deepEqual(got.replies.slice(21), gets.map(() => R.bulk("new")));
+        const answeredOld = before.filter((r) => r === R.bulk("old")).length;
+        assert.ok(answeredOld < 20, "no request was caught unwritten by the move");
+        assert.equal(await getCalls(old.port), 1 + answeredOld);
+        assert.equal(await getCalls(next.port), 20);
       });
-    } finally {
-      await old.stop();
-      await next.stop();
-    }
-  },
+      const server = proxy.pools[0].servers[0];
+      assert.equal(server.switches, 1);
+      assert.equal(server.address, `127.0.0.1:${next.port}`);
+      assert.equal(server.config.name, "shard");
+      assert.ok(
+        proxy.log().some((l) =>
+          l.includes(
+            `server 'shard' of pool ha moved from 127.0.0.1:${old.port}:1 to 127.0.0.1:${next.port}:1`,
+          )
+        ),
+        proxy.log().join("\n"),
+      );
+    }),
 });
 
 Deno.test({
@@ -99,41 +118,27 @@ Deno.test({
   name: "a moved server: requests written to the old address before the move are answered from it",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    const [old, next] = [await startRedis(), await startRedis()];
-    try {
-      await askDirect(old.port, [cmd("SET", "k", "old")]);
-      await askDirect(next.port, [cmd("SET", "k", "new")]);
-      const port = freePort();
-      const target = { pool: null as Pool | null, to: next.port };
-      const yaml =
-        `ha:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${old.port}:1 shard\n`;
-      await withInProcess(yaml, { protocols: (config) => moving(target, config) }, async (proxy) => {
-        target.pool = proxy.pools[0];
-        await withClient(port, async (wire) => {
-          await withClient(port, async (mover) => {
-            assert.deepEqual((await ask(wire, cmd("GET", "k"))).replies, [R.bulk("old")]);
-            Deno.kill(old.pid, "SIGSTOP"); // written requests wait in its socket
-            const gets = Array.from({ length: 10 }, () => cmd("GET", "k"));
-            await wire.send(new TextEncoder().encode(gets.join("")));
-            await sleep(200);
-            assert.deepEqual((await ask(mover, MOVE)).replies, ["+MOVED\r\n"]);
-            assert.deepEqual((await ask(mover, cmd("GET", "k"))).replies, [R.bulk("new")]);
-            Deno.kill(old.pid, "SIGCONT");
-            const got = await ask(wire, [], 10);
-            assert.deepEqual(got.replies, gets.map(() => R.bulk("old")));
-          });
+  fn: () =>
+    withMoving(async ({ old, port }) => {
+      await withClient(port, async (wire) => {
+        await withClient(port, async (mover) => {
+          assert.deepEqual((await ask(wire, cmd("GET", "k"))).replies, [R.bulk("old")]);
+          Deno.kill(old.pid, "SIGSTOP"); // written requests wait in its socket
+          const gets = Array.from({ length: 10 }, () => cmd("GET", "k"));
+          await wire.send(new TextEncoder().encode(gets.join("")));
+          await sleep(200);
+          assert.deepEqual((await ask(mover, MOVE)).replies, ["+MOVED\r\n"]);
+          assert.deepEqual((await ask(mover, cmd("GET", "k"))).replies, [R.bulk("new")]);
+          Deno.kill(old.pid, "SIGCONT");
+          const got = await ask(wire, [], 10);
+          assert.deepEqual(got.replies, gets.map(() => R.bulk("old")));
         });
-        assert.equal(await getCalls(old.port), 11);
-        // Its last requests answered, the old connection closed: only this look is connected there.
-        const [clients] = await askDirect(old.port, [cmd("INFO", "clients")]);
-        assert.match(clients, /connected_clients:1\r/);
       });
-    } finally {
-      await old.stop();
-      await next.stop();
-    }
-  },
+      assert.equal(await getCalls(old.port), 11);
+      // Its last requests answered, the old connection closed: only this look is connected there.
+      const [clients] = await askDirect(old.port, [cmd("INFO", "clients")]);
+      assert.match(clients, /connected_clients:1\r/);
+    }),
 });
 
 Deno.test({
@@ -172,36 +177,24 @@ Deno.test({
     "a moved server: a blocking command left waiting at the old address fails after the grace, having taken nothing",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    const [old, next] = [await startRedis(), await startRedis()];
-    try {
-      const port = freePort();
-      const target = { pool: null as Pool | null, to: next.port };
-      const yaml =
-        `ha:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${old.port}:1 shard\n`;
-      await withInProcess(yaml, { protocols: (config) => moving(target, config) }, async (proxy) => {
-        target.pool = proxy.pools[0];
-        await withClient(port, async (blocked) => {
-          await withClient(port, async (mover) => {
-            await blocked.send(new TextEncoder().encode(cmd("BLPOP", "q", "0")));
-            await sleep(100); // written: it waits at the old address
-            assert.deepEqual((await ask(mover, MOVE)).replies, ["+MOVED\r\n"]);
-            const started = Date.now();
-            const got = await ask(blocked, [], 1, { timeoutMs: 5000 });
-            assert.deepEqual(got.replies, [R.err("ERR Connection timed out")]);
-            assert.ok(Date.now() - started >= 500, "failed before its grace");
-            assert.deepEqual((await ask(mover, cmd("RPUSH", "q", "x"))).replies, [R.int(1)]);
-          });
+  fn: () =>
+    withMoving(async ({ next, port, proxy }) => {
+      await withClient(port, async (blocked) => {
+        await withClient(port, async (mover) => {
+          await blocked.send(new TextEncoder().encode(cmd("BLPOP", "q", "0")));
+          await sleep(100); // written: it waits at the old address
+          assert.deepEqual((await ask(mover, MOVE)).replies, ["+MOVED\r\n"]);
+          const started = Date.now();
+          const got = await ask(blocked, [], 1, { timeoutMs: 5000 });
+          assert.deepEqual(got.replies, [R.err("ERR Connection timed out")]);
+          assert.ok(Date.now() - started >= 500, "failed before its grace");
+          assert.deepEqual((await ask(mover, cmd("RPUSH", "q", "x"))).replies, [R.int(1)]);
         });
-        assert.deepEqual(await askDirect(next.port, [cmd("LLEN", "q")]), [R.int(1)]);
-        assert.ok(
-          proxy.log().some((l) => l.includes("not answered 1000 ms after its master moved")),
-          proxy.log().join("\n"),
-        );
       });
-    } finally {
-      await old.stop();
-      await next.stop();
-    }
-  },
+      assert.deepEqual(await askDirect(next.port, [cmd("LLEN", "q")]), [R.int(1)]);
+      assert.ok(
+        proxy.log().some((l) => l.includes("not answered 1000 ms after its master moved")),
+        proxy.log().join("\n"),
+      );
+    }),
 });

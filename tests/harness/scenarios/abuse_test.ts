@@ -7,13 +7,13 @@
 import assert from "assert";
 import { cmd, raw, replyParser, sleep, Tally, withAbuseLab } from "../../../harness/abuse_lab.ts";
 import { latin1 } from "../../../harness/bytes.ts";
+import type { Outcome } from "../../../harness/runner.ts";
 import { Wire } from "../../../harness/wire.ts";
 import {
   ABUSE,
   ABUSE_CHECKS,
   type AbuseCheck,
   abuseNeeds,
-  type Outcome,
   runAbuse,
   SMALL,
 } from "../../../harness/scenarios/abuse.ts";
