@@ -27,6 +27,7 @@ Deno.test("harness --list prints every check under its group and exits 0", async
     "redis failures",
     "abuse: misbehaving clients beside checking clients",
     "reload: configuration changes under pipelined load (tsproxy only)",
+    "failover: Redis Sentinel and replicas under pipelined load (tsproxy only)",
   ]);
   for (const c of CHECKS) assert.ok(stdout.includes(`  ${c.name}`), `listed: ${c.name}`);
   assert.equal(stdout.split("\n").filter((l) => l.startsWith("  ")).length, CHECKS.length);

@@ -245,7 +245,7 @@ const NOT_READ_ONLY = (
 
 Deno.test("read-only commands are key-routed reads; writes, stores and the rest are not", () => {
   assert.equal(READ_ONLY.length, COMMANDS.length);
-  assert.equal(readOnlyNames().length, 58);
+  assert.equal(readOnlyNames().length, 55);
   for (
     const name of ["get", "mget", "exists", "hgetall", "zrange", "zrevrangebyscore", "pfcount", "geosearch"]
   ) {
