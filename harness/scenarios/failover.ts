@@ -181,6 +181,9 @@ async function proxyMoved(proxy: ProxyProc, pool: string, name: string, address:
 
 const ms = (n: number) => `${Math.round(n)} ms`;
 
+/** The different error replies seen (at most three), for the figures. */
+const kinds = (errors: Seen[]) => [...new Set(errors.map((e) => e.text))].slice(0, 3).join(" | ") || "none";
+
 /** Every key read through tsproxy answers its value, from the master its server's name now names. */
 async function placementKept(stage: Stage, failed: string[]): Promise<void> {
   const c = await RespConnection.open(HOST, stage.ports.ha, TIMEOUT_MS);
@@ -237,13 +240,12 @@ async function masterKilled(sizes: Sizes): Promise<Outcome> {
     if (other.length > 0) failed.push(`${other.length} errors on the live master's keys: ${other[0].text}`);
     if (late.length > 0) failed.push(`${late.length} errors after the new master answered: ${late[0].text}`);
     await placementKept(stage, failed);
-    const kinds = [...new Set(errors.map((e) => e.text))].slice(0, 3).join(" | ");
     return {
       figures: `switch to first reply from the new master ${ms(firstReply - sw.seenAt)}; kill to switch ` +
         `${
           ms(sw.seenAt - killedAt)
         }; ${load.seen.length} replies, ${errors.length} errors, all on the dead ` +
-        `master's keys before the switch took effect (${kinds || "none"}); placement by name kept`,
+        `master's keys before the switch took effect (${kinds(errors)}); placement by name kept`,
       failed,
       detail: [],
     };
@@ -272,7 +274,7 @@ async function manualFailover(sizes: Sizes): Promise<Outcome> {
     return {
       figures: `tsproxy moved ${ms(movedAt - sw.seenAt)} after +switch-master (stats polled); ` +
         `GETs on the old master after the move: ${after - before}; ${load.seen.length} replies, ` +
-        `${errors.length} errors`,
+        `${errors.length} errors, none after the move (${kinds(errors)})`,
       failed,
       detail: [],
     };
