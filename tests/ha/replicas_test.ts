@@ -59,13 +59,19 @@ async function withReplicated(fn: (masters: Redis[], replicas: Redis[]) => Promi
   }
 }
 
-function poolYaml(port: number, masters: Redis[], replicas: Redis[], readFrom: string): string {
+function poolYaml(
+  port: number,
+  masters: Redis[],
+  replicas: Redis[],
+  readFrom: string,
+  pollMs: number,
+): string {
   return [
     "ha:",
     `  listen: 127.0.0.1:${port}`,
     "  redis: true",
     `  read_from: ${readFrom}`,
-    "  sentinel_poll_interval: 100",
+    `  sentinel_poll_interval: ${pollMs}`,
     "  server_retry_timeout: 60000",
     "  servers:",
     ...masters.map((m, i) => `    - 127.0.0.1:${m.port}:1 s${i + 1}`),
@@ -80,9 +86,10 @@ async function withProxy(
   replicas: Redis[],
   readFrom: string,
   fn: (port: number, proxy: ProxyProc) => Promise<void>,
+  pollMs = 100,
 ): Promise<void> {
   const port = freePort();
-  const proxy = await startTsproxy(poolYaml(port, masters, replicas, readFrom), [port]);
+  const proxy = await startTsproxy(poolYaml(port, masters, replicas, readFrom, pollMs), [port]);
   try {
     await until("the replicas checked in sync", async () => {
       const pool = (await readStats(proxy.statsPort)).ha as Record<string, Record<string, number>>;
@@ -185,6 +192,41 @@ Deno.test({
           KEYS.length,
         );
       });
+    });
+  },
+});
+
+Deno.test({
+  ...needs("redis-server"),
+  name: "read_from prefer-replica: a replica whose connections fail is ejected after server_failure_limit " +
+    "failures and its reads go to the master",
+  async fn() {
+    await withReplicated(async (masters, replicas) => {
+      await withProxy(masters, replicas, "prefer-replica", async (port, proxy) => {
+        await withClient(port, (wire) => ask(wire, cmd("SET", "one", "1")));
+        await replicated(masters, replicas);
+        const owner = (await calls(masters[0].port, "set")) === 1 ? 0 : 1;
+        await replicas[owner].stop(); // no check runs before the minute is up: only failures tell
+        const replies: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          replies.push(...(await withClient(port, (wire) => ask(wire, cmd("GET", "one")))).replies);
+        }
+        assert.deepEqual(replies, [
+          R.err("ERR Connection refused"),
+          R.err("ERR Connection refused"),
+          R.bulk("1"),
+          R.bulk("1"),
+        ]);
+        assert.equal(await calls(masters[owner].port, "get"), 2);
+        assert.match(
+          proxy.stderr(),
+          new RegExp(
+            `replica '127\\.0\\.0\\.1:${replicas[owner].port}:1' of server 's${
+              owner + 1
+            }' of pool ha ejected`,
+          ),
+        );
+      }, 60_000);
     });
   },
 });
