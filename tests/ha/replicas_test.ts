@@ -146,7 +146,7 @@ Deno.test({
 Deno.test({
   ...needs("redis-server"),
   name:
-    "read_from replica: a replica out of sync is not read from, and reads of its server fail until it is back",
+    "read_from replica: a replica out of sync is not read from: reads of its server fail, none reaches the master",
   async fn() {
     await withReplicated(async (masters, replicas) => {
       await withProxy(masters, replicas, "replica", async (port, proxy) => {
