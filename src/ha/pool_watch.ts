@@ -72,7 +72,7 @@ class PoolHa implements PoolWatch {
         },
         state: (connected, address) => pool.sentinel = { connected, address },
         log: (level, message) =>
-          logEvent(LEVELS[level], "sentinel", level, `pool ${pool.config.name}: ${message}`),
+          logEvent(LEVELS[level], "sentinel", "sentinel", `pool ${pool.config.name}: ${message}`),
       },
       {
         pollInterval: config.sentinelPollInterval,
