@@ -134,7 +134,7 @@ export class Server implements ServerOwner {
       if (r.retryAt !== 0) {
         if (clockNow() < r.retryAt) continue;
         r.retryAt = 0;
-        logEvent(Level.NOTICE, "pool", "readmit", `replica '${r.label}' of ${this.#where} is back`);
+        logEvent(Level.NOTICE, "pool", "readmit", `${r.logName} is back`);
       }
       return r;
     }
@@ -173,14 +173,17 @@ export class Server implements ServerOwner {
     return added;
   }
 
-  /** `pool <name> server '<label>'`, for log lines. */
-  get #where(): string {
-    return `server '${this.config.name}' of pool ${this.pool.config.name}`;
-  }
-
   /** The server as log lines name it: its `host:port:weight` (nutcracker's pname, without the name). */
   get label(): string {
     return labelOf(this.config);
+  }
+
+  /** What log lines call it: `server '<label>' of pool <p>`, or `replica '<label>' of server '<name>' of pool <p>`. */
+  get logName(): string {
+    const pool = `of pool ${this.pool.config.name}`;
+    return this.master === null
+      ? `server '${this.label}' ${pool}`
+      : `replica '${this.label}' of server '${this.master.config.name}' ${pool}`;
   }
 
   /** Where the server is: a reload keeps a server (and its connections) whose address stays. */
@@ -576,7 +579,7 @@ export class Pool {
         Level.NOTICE,
         "pool",
         "readmit",
-        `server '${s.label}' of pool ${this.config.name} is back in the pool`,
+        `${s.logName} is back in the pool`,
       );
     }
     this.#nextRetry = earliestRetry(this.servers);
@@ -585,14 +588,12 @@ export class Pool {
 
   /**
    * Counts a failed server connection; ejects the server when it reached server_failure_limit. A
-   * replica is ejected so whatever auto_eject_hosts says (its reads have somewhere else to go).
+   * replica is ejected so whatever auto_eject_hosts says (its reads have somewhere else to go), and
+   * leaves the pool's ring and ejection count alone.
    */
   serverFailed(server: Server): void {
-    if (server.master !== null) {
-      this.#replicaFailed(server);
-      return;
-    }
-    if (!this.config.autoEjectHosts || server.retryAt !== 0 || server.retired) return;
+    const replica = server.master !== null;
+    if ((!replica && !this.config.autoEjectHosts) || server.retryAt !== 0 || server.retired) return;
     server.failures++;
     if (server.failures < Math.max(1, this.config.serverFailureLimit)) return;
     const now = Date.now();
@@ -600,34 +601,17 @@ export class Pool {
     server.failures = 0;
     server.retryAt = now + this.config.serverRetryTimeout;
     server.stats.server_ejected_at = now * 1000;
+    logEvent(
+      Level.NOTICE,
+      "pool",
+      "eject",
+      `${server.logName} ejected after ${failures} consecutive failures; ` +
+        `tried again in ${this.config.serverRetryTimeout} ms`,
+    );
+    if (replica) return;
     this.stats.server_ejects++;
     if (this.#nextRetry === 0 || server.retryAt < this.#nextRetry) this.#nextRetry = server.retryAt;
-    logEvent(
-      Level.NOTICE,
-      "pool",
-      "eject",
-      `server '${server.label}' of pool ${this.config.name} ejected after ${failures} consecutive failures; ` +
-        `tried again in ${this.config.serverRetryTimeout} ms`,
-    );
     this.#rebuild();
-  }
-
-  #replicaFailed(replica: Server): void {
-    if (replica.retryAt !== 0 || replica.retired) return;
-    replica.failures++;
-    if (replica.failures < Math.max(1, this.config.serverFailureLimit)) return;
-    replica.failures = 0;
-    replica.retryAt = clockNow() + this.config.serverRetryTimeout;
-    replica.stats.server_ejected_at = Date.now() * 1000;
-    logEvent(
-      Level.NOTICE,
-      "pool",
-      "eject",
-      `replica '${replica.label}' of server '${
-        replica.master!.config.name
-      }' of pool ${this.config.name} ejected; ` +
-        `tried again in ${this.config.serverRetryTimeout} ms`,
-    );
   }
 
   #rebuild(): void {

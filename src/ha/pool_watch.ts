@@ -3,11 +3,10 @@
  * replicas reads may go to (`read_from:`), learned from Sentinel or the configuration and checked
  * to be in sync before they are read from.
  */
-import type { SentinelConfig } from "../config/types.ts";
 import { Level, logEvent } from "../log.ts";
 import type { Pool, PoolWatch, Server } from "../core/pool.ts";
 import { checkReplica } from "./replica_check.ts";
-import { type SentinelAddress, SentinelWatcher } from "./sentinel.ts";
+import { SentinelWatcher } from "./sentinel.ts";
 
 /** How long a sentinel query or a replica check may take (loopback or a LAN: generous). */
 const QUERY_TIMEOUT_MS = 1000;
@@ -57,13 +56,13 @@ class PoolHa implements PoolWatch {
       return Promise.resolve();
     }
     if (this.#sentinel !== null) {
-      this.#sentinel.setSentinels(addresses(config.sentinels));
+      this.#sentinel.setSentinels(config.sentinels);
       return Promise.resolve();
     }
     this.pool.sentinel = { connected: false, address: null };
     const pool = this.pool;
     this.#sentinel = new SentinelWatcher(
-      addresses(config.sentinels),
+      config.sentinels,
       () => pool.servers.map((s) => s.config.name),
       {
         master: (name, host, port, cause) => pool.moveServer(name, { host, port }, cause),
@@ -110,16 +109,10 @@ class PoolHa implements PoolWatch {
       Level.NOTICE,
       "pool",
       "replica",
-      `replica '${replica.label}' of server '${
-        replica.master!.config.name
-      }' of pool ${this.pool.config.name} ` +
+      `${replica.logName} ` +
         (inSync ? "is in sync: reads may go to it" : `is not read from: ${state}`),
     );
   }
-}
-
-function addresses(sentinels: readonly SentinelConfig[]): SentinelAddress[] {
-  return sentinels.map((s) => ({ host: s.host, port: s.port }));
 }
 
 /**
