@@ -233,15 +233,8 @@ export class ServerConnection {
       unsent -= members.length;
       dropped.push(...members);
     }
-    const stats = this.owner.stats;
-    stats.in_queue -= this.#unsent;
-    stats.in_queue_bytes -= this.#unsentBytes;
-    this.#unsent =
-      this.#unsentBytes =
-      this.#unsentNoreply =
-      this.#unsentNoreplyBytes =
-        0;
-    this.#open = null;
+    this.#sent(); // settle the queue gauges as if they went out, then take the dropped ones back
+    for (const sreq of dropped) this.#unqueue(sreq);
     this.retire();
     for (const sreq of dropped) this.#failSlot(sreq.slot, reason);
     if (this.#closed) return;

@@ -7,6 +7,7 @@
 import assert from "assert";
 import { freePort, startRedis } from "../../harness/procs.ts";
 import { ask, askDirect, cmd, R, sleep, withClient } from "../../harness/redis_lab.ts";
+import { callsOf } from "../../harness/sentinel_lab.ts";
 import type { PoolConfig } from "../../src/config/types.ts";
 import type { Pool } from "../../src/core/pool.ts";
 import { protocolFor } from "../../src/protocol/index.ts";
@@ -38,11 +39,6 @@ function moving(target: { pool: Pool | null; to: number }, config: PoolConfig): 
       };
     },
   };
-}
-
-async function getCalls(port: number): Promise<number> {
-  const [reply] = await askDirect(port, [cmd("INFO", "commandstats")]);
-  return Number(reply.match(/cmdstat_get:calls=(\d+)/)?.[1] ?? 0);
 }
 
 /** A running case: the old and the new address (k is "old" and "new" there), the proxy's port. */
@@ -95,10 +91,13 @@ Deno.test({
         assert.deepEqual(got.replies.slice(21), gets.map(() => R.bulk("new")));
         const answeredOld = before.filter((r) => r === R.bulk("old")).length;
         assert.ok(answeredOld < 20, "no request was caught unwritten by the move");
-        assert.equal(await getCalls(old.port), 1 + answeredOld);
-        assert.equal(await getCalls(next.port), 20);
+        assert.equal(await callsOf(old.port, "get"), 1 + answeredOld);
+        assert.equal(await callsOf(next.port, "get"), 20);
       });
       const server = proxy.pools[0].servers[0];
+      // The requests dropped unwritten left the queue gauges as the answered ones did.
+      const { in_queue, in_queue_bytes, out_queue, out_queue_bytes } = server.stats;
+      assert.deepEqual([in_queue, in_queue_bytes, out_queue, out_queue_bytes], [0, 0, 0, 0]);
       assert.equal(server.switches, 1);
       assert.equal(server.address, `127.0.0.1:${next.port}`);
       assert.equal(server.config.name, "shard");
@@ -134,7 +133,7 @@ Deno.test({
           assert.deepEqual(got.replies, gets.map(() => R.bulk("old")));
         });
       });
-      assert.equal(await getCalls(old.port), 11);
+      assert.equal(await callsOf(old.port, "get"), 11);
       // Its last requests answered, the old connection closed: only this look is connected there.
       const [clients] = await askDirect(old.port, [cmd("INFO", "clients")]);
       assert.match(clients, /connected_clients:1\r/);
