@@ -5,6 +5,7 @@
  * Bulk and simple strings are decoded as UTF-8 (invalid bytes become U+FFFD): what is read here
  * (sentinel answers, INFO) is text, and host names and master names are ASCII.
  */
+import { errorMessage } from "../core/errors.ts";
 
 /** An error reply (`-ERR ...`): a value, not thrown. */
 export class RespError {
@@ -155,7 +156,7 @@ export class RespConnection {
     } catch (e) {
       // A connect that completes after the timeout is closed, and its failure is not left unhandled.
       connecting.then((c) => c.close(), () => {});
-      throw new Error(`connect failed: ${message(e)}`);
+      throw new Error(`connect failed: ${errorMessage(e)}`);
     } finally {
       clearTimeout(timer);
     }
@@ -203,7 +204,7 @@ export class RespConnection {
       // Writes are chained so that pipelined commands never interleave on the socket.
       this.#writing = this.#writing.then(async () => {
         for (let off = 0; off < bytes.length;) off += await this.#conn.write(bytes.subarray(off));
-      }).catch((e) => this.#fail(`write failed: ${message(e)}`));
+      }).catch((e) => this.#fail(`write failed: ${errorMessage(e)}`));
     });
   }
 
@@ -217,7 +218,7 @@ export class RespConnection {
       }
     } catch (e) {
       this.#fail(
-        e instanceof RespProtocolError ? `protocol error: ${e.message}` : `read failed: ${message(e)}`,
+        e instanceof RespProtocolError ? `protocol error: ${e.message}` : `read failed: ${errorMessage(e)}`,
       );
     }
   }
@@ -249,10 +250,6 @@ export class RespConnection {
       p.reject(new Error(`connection ${reason}`));
     }
   }
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** A reply, short, for error messages. */

@@ -4,6 +4,7 @@
  * fails, the next one in the list is tried.
  */
 import { RespConnection, RespError, type RespValue, show } from "./resp_client.ts";
+import { errorMessage } from "../core/errors.ts";
 
 export interface SentinelAddress {
   host: string;
@@ -200,10 +201,10 @@ export class SentinelWatcher {
       if (this.#session === s) this.#poll(s);
     } catch (e) {
       if (session !== null) {
-        this.#lost(session, reason(e));
+        this.#lost(session, errorMessage(e));
       } else {
         cmd?.close();
-        if (!this.#stopped) this.#failed(address, reason(e));
+        if (!this.#stopped) this.#failed(address, errorMessage(e));
       }
     }
   }
@@ -279,7 +280,7 @@ export class SentinelWatcher {
       }
     }, (e) => {
       session.polling = false;
-      this.#lost(session, reason(e));
+      this.#lost(session, errorMessage(e));
     });
   }
 
@@ -329,7 +330,7 @@ export class SentinelWatcher {
   /** Queries replicas outside a round: a failure drops the session. */
   #requeryReplicas(session: Session, name: string): void {
     if (!this.#opts.wantReplicas()) return;
-    this.#replicas(session, name).catch((e) => this.#lost(session, reason(e)));
+    this.#replicas(session, name).catch((e) => this.#lost(session, errorMessage(e)));
   }
 
   #message(session: Session, channel: string, message: string): void {
@@ -377,8 +378,4 @@ export function usableReplicas(answer: RespValue): ReplicaAddress[] {
     if (at !== null) out.push(at);
   }
   return out;
-}
-
-function reason(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
