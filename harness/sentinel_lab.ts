@@ -143,17 +143,13 @@ export class SentinelLab {
   }
 
   /** The fields of INFO (one section, or all) of a process by name or port. */
-  async info(target: string | number, section = "all"): Promise<Map<string, string>> {
-    const port = typeof target === "number" ? target : this.port(target);
-    const answer = await query(port, "INFO", section);
-    if (typeof answer !== "string") throw new Error(`INFO on ${port}: ${JSON.stringify(answer)}`);
-    return infoFields(answer);
+  info(target: string | number, section = "all"): Promise<Map<string, string>> {
+    return infoOf(typeof target === "number" ? target : this.port(target), section);
   }
 
   /** How many times `command` (lower case, e.g. "get") ran on a process, from INFO commandstats. */
-  async calls(target: string | number, command = "get"): Promise<number> {
-    const stat = (await this.info(target, "commandstats")).get(`cmdstat_${command}`);
-    return stat === undefined ? 0 : Number(/calls=(\d+)/.exec(stat)?.[1] ?? 0);
+  calls(target: string | number, command = "get"): Promise<number> {
+    return callsOf(typeof target === "number" ? target : this.port(target), command);
   }
 
   /** The log file of a process by name, for a failing test to show. */
@@ -270,6 +266,32 @@ export class SentinelLab {
     if (this.#current.get(name) === at) return;
     this.#current.set(name, at);
     this.#switches.push({ name, host, port: Number(port), seenAt });
+  }
+}
+
+/** The fields of INFO (one section, or all) of the redis-server on `port`. */
+export async function infoOf(port: number, section = "all"): Promise<Map<string, string>> {
+  const answer = await query(port, "INFO", section);
+  if (typeof answer !== "string") throw new Error(`INFO on ${port}: ${JSON.stringify(answer)}`);
+  return infoFields(answer);
+}
+
+/** How many times `command` (lower case) ran on the redis-server on `port`, from INFO commandstats. */
+export async function callsOf(port: number, command: string): Promise<number> {
+  const stat = (await infoOf(port, "commandstats")).get(`cmdstat_${command}`);
+  return stat === undefined ? 0 : Number(/calls=(\d+)/.exec(stat)?.[1] ?? 0);
+}
+
+/** Waits (at most `timeoutMs`) until each `replicas[i]` has applied all that `masters[i]` wrote (ports). */
+export async function caughtUp(masters: number[], replicas: number[], timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < masters.length; i++) {
+    for (;;) {
+      const offset = (await infoOf(masters[i], "replication")).get("master_repl_offset");
+      if ((await infoOf(replicas[i], "replication")).get("slave_repl_offset") === offset) break;
+      if (Date.now() > deadline) throw new Error(`the replica on port ${replicas[i]} did not catch up`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 }
 

@@ -14,7 +14,7 @@
  */
 import { freePort, type ProxyKind, type ProxyProc, readStats, startTsproxy } from "../procs.ts";
 import { type Check, type Outcome, playTsproxyOnly } from "../runner.ts";
-import { SentinelLab } from "../sentinel_lab.ts";
+import { caughtUp, SentinelLab } from "../sentinel_lab.ts";
 import { RespConnection, RespError, type RespValue } from "../../src/ha/resp_client.ts";
 
 /** How big a play is: clients, requests each keeps in flight, keys. */
@@ -100,17 +100,9 @@ async function withStage<T>(sizes: Sizes, fn: (stage: Stage) => Promise<T>): Pro
   }
 }
 
-/** Waits (at most 10 s) until every replica has applied all its master wrote. */
-async function replicated(lab: SentinelLab): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (let i = 0; i < lab.masters.length; i++) {
-    for (;;) {
-      const offset = (await lab.info(lab.masters[i].port, "replication")).get("master_repl_offset");
-      if ((await lab.info(lab.replicas[i].port, "replication")).get("slave_repl_offset") === offset) break;
-      if (Date.now() > deadline) throw new Error(`${lab.replicas[i].name} did not catch up`);
-      await sleep(20);
-    }
-  }
+/** Waits until every replica of the lab has applied all its master wrote. */
+function replicated(lab: SentinelLab): Promise<void> {
+  return caughtUp(lab.masters.map((m) => m.port), lab.replicas.map((r) => r.port));
 }
 
 /** One reply the load saw: when, for which key, and whether it was right. */

@@ -6,20 +6,10 @@
 import assert from "assert";
 import { freePort, type ProxyProc, readStats, startRedis, startTsproxy } from "../../harness/procs.ts";
 import { ask, askDirect, cmd, R, sleep, withClient } from "../../harness/redis_lab.ts";
+import { callsOf, caughtUp, infoOf } from "../../harness/sentinel_lab.ts";
 import { needs } from "../support/needs.ts";
 
 type Redis = Awaited<ReturnType<typeof startRedis>>;
-
-/** `field:value` of an INFO section, or "" when absent. */
-async function info(port: number, section: string, field: string): Promise<string> {
-  const [reply] = await askDirect(port, [cmd("INFO", section)]);
-  return reply.match(new RegExp(`^${field}:(.*)\r$`, "m"))?.[1] ?? "";
-}
-
-/** Calls of a command counted by a redis-server (INFO commandstats), 0 when never called. */
-async function calls(port: number, command: string): Promise<number> {
-  return Number((await info(port, "commandstats", `cmdstat_${command}`)).match(/calls=(\d+)/)?.[1] ?? 0);
-}
 
 async function until(what: string, cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -50,7 +40,7 @@ async function withReplicated(fn: (masters: Redis[], replicas: Redis[]) => Promi
     for (const r of replicas) {
       await until(
         "replication",
-        async () => (await info(r.port, "replication", "master_link_status")) === "up",
+        async () => (await infoOf(r.port, "replication")).get("master_link_status") === "up",
       );
     }
     await fn(masters, replicas);
@@ -102,13 +92,8 @@ async function withProxy(
 }
 
 /** Waits until every replica has applied everything its master has. */
-async function replicated(masters: Redis[], replicas: Redis[]): Promise<void> {
-  for (let i = 0; i < masters.length; i++) {
-    await until("replicas caught up", async () => {
-      const offset = await info(masters[i].port, "replication", "master_repl_offset");
-      return (await info(replicas[i].port, "replication", "slave_repl_offset")) === offset;
-    });
-  }
+function replicated(masters: Redis[], replicas: Redis[]): Promise<void> {
+  return caughtUp(masters.map((m) => m.port), replicas.map((r) => r.port));
 }
 
 const KEYS = Array.from({ length: 100 }, (_, i) => `key:${i}`);
@@ -130,12 +115,12 @@ Deno.test({
         });
         let replicaGets = 0;
         for (let i = 0; i < 2; i++) {
-          assert.equal(await calls(masters[i].port, "get"), 0, "a master served a read");
-          assert.equal(await calls(masters[i].port, "mget"), 0, "a master served a read");
-          replicaGets += await calls(replicas[i].port, "get");
+          assert.equal(await callsOf(masters[i].port, "get"), 0, "a master served a read");
+          assert.equal(await callsOf(masters[i].port, "mget"), 0, "a master served a read");
+          replicaGets += await callsOf(replicas[i].port, "get");
           // The replica applied its master's writes and no other: a write sent to it would show here.
-          assert.equal(await calls(replicas[i].port, "set"), await calls(masters[i].port, "set"));
-          assert.ok(await calls(replicas[i].port, "get") > 0, `replica ${i + 1} served no read`);
+          assert.equal(await callsOf(replicas[i].port, "set"), await callsOf(masters[i].port, "set"));
+          assert.ok(await callsOf(replicas[i].port, "get") > 0, `replica ${i + 1} served no read`);
         }
         assert.equal(replicaGets, KEYS.length);
       });
@@ -153,18 +138,18 @@ Deno.test({
         const key = "{a}one"; // any key: its server is found below
         await withClient(port, (wire) => ask(wire, cmd("SET", key, "1")));
         await replicated(masters, replicas);
-        const owner = (await calls(masters[0].port, "set")) === 1 ? 0 : 1;
+        const owner = (await callsOf(masters[0].port, "set")) === 1 ? 0 : 1;
         // Its replica loses its master: master_link_status goes down.
         await askDirect(replicas[owner].port, [cmd("REPLICAOF", "127.0.0.1", `${freePort()}`)]);
         await until("the replica seen out of sync", async () => {
           const pool = (await readStats(proxy.statsPort)).ha as Record<string, Record<string, number>>;
           return pool[`s${owner + 1}`].replicas_in_sync === 0;
         });
-        const before = await calls(replicas[owner].port, "get");
+        const before = await callsOf(replicas[owner].port, "get");
         const got = await withClient(port, (wire) => ask(wire, cmd("GET", key)));
         assert.deepEqual(got.replies, [R.err("ERR no replica available")]);
-        assert.equal(await calls(replicas[owner].port, "get"), before);
-        assert.equal(await calls(masters[owner].port, "get"), 0);
+        assert.equal(await callsOf(replicas[owner].port, "get"), before);
+        assert.equal(await callsOf(masters[owner].port, "get"), 0);
       });
     });
   },
@@ -188,7 +173,7 @@ Deno.test({
         const gets = await withClient(port, (wire) => ask(wire, KEYS.map((k) => cmd("GET", k))));
         assert.deepEqual(gets.replies, KEYS.map(() => R.bulk("v")));
         assert.equal(
-          (await calls(masters[0].port, "get")) + (await calls(masters[1].port, "get")),
+          (await callsOf(masters[0].port, "get")) + (await callsOf(masters[1].port, "get")),
           KEYS.length,
         );
       });
@@ -205,7 +190,7 @@ Deno.test({
       await withProxy(masters, replicas, "prefer-replica", async (port, proxy) => {
         await withClient(port, (wire) => ask(wire, cmd("SET", "one", "1")));
         await replicated(masters, replicas);
-        const owner = (await calls(masters[0].port, "set")) === 1 ? 0 : 1;
+        const owner = (await callsOf(masters[0].port, "set")) === 1 ? 0 : 1;
         await replicas[owner].stop(); // no check runs before the minute is up: only failures tell
         const replies: string[] = [];
         for (let i = 0; i < 4; i++) {
@@ -217,7 +202,7 @@ Deno.test({
           R.bulk("1"),
           R.bulk("1"),
         ]);
-        assert.equal(await calls(masters[owner].port, "get"), 2);
+        assert.equal(await callsOf(masters[owner].port, "get"), 2);
         assert.match(
           proxy.stderr(),
           new RegExp(
