@@ -94,7 +94,7 @@ export interface PoolConfig {
   sentinels: SentinelConfig[];
   /** How often (ms, > 0) the sentinels are asked again; DEFAULT_SENTINEL_POLL_INTERVAL when unset. */
   sentinelPollInterval: number;
-  /** Where read-only commands go; "master" (the default) unless the pool has sentinels or replicas. */
+  /** Where read-only commands go (`read_from`): "master" unless set; another value needs sentinels or replicas. */
   readFrom: ReadFrom;
   /**
    * tsproxy's own (redis pools without sentinels): static replicas in file order. `name` is the

@@ -199,8 +199,9 @@ export function ncType(cmd: number): number {
  * The key-routed commands a replica may serve (pool directive read_from): those redis-server 7.0
  * flags `readonly` in COMMAND INFO, but TOUCH (it exists to refresh the keys' access time where
  * eviction happens: on the master) and HSCAN, SSCAN and ZSCAN (a cursor is one instance's: read
- * from replicas in turn, an iteration would miss or repeat elements). Left out by shape: LOLWUT (no key), DBSIZE and SCAN (fan-out),
- * XREAD (pinned). SORT, GEORADIUS and GEORADIUSBYMEMBER may STORE: they are writes.
+ * from replicas in turn, an iteration would miss or repeat elements). Left out by shape: LOLWUT (no
+ * key), DBSIZE and SCAN (fan-out), XREAD (pinned). SORT, GEORADIUS and GEORADIUSBYMEMBER may STORE:
+ * they are writes.
  */
 const READ_ONLY_NAMES = (
   "bitcount bitpos dump exists geodist geohash geopos geosearch get getbit getrange hexists hget " +
