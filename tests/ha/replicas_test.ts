@@ -108,8 +108,16 @@ Deno.test({
           const sets = await ask(wire, KEYS.map((k) => cmd("SET", k, `v-${k}`)));
           assert.deepEqual(sets.replies, KEYS.map(() => R.ok));
           await replicated(masters, replicas);
+          // Beside them, clients that send garbage and that leave in the middle of a GET: the replicas'
+          // shared connections serve the checking client byte for byte all the same.
+          const bad = withClient(port, async (w) => {
+            await w.send("*2\r\n$3\r\nGET\r\n$-abc\r\n");
+            return (await ask(w, [], 1)).replies[0];
+          });
+          await withClient(port, (w) => w.send("*2\r\n$3\r\nGET\r\n$10\r\nkey:"));
           const gets = await ask(wire, KEYS.map((k) => cmd("GET", k)));
           assert.deepEqual(gets.replies, KEYS.map((k) => R.bulk(`v-${k}`)));
+          assert.match(await bad, /^-ERR Protocol error/);
           const mget = await ask(wire, cmd("MGET", ...KEYS.slice(0, 10)));
           assert.deepEqual(mget.replies, [R.bulks(...KEYS.slice(0, 10).map((k) => `v-${k}`))]);
         });
