@@ -254,7 +254,8 @@ async function masterKilled(sizes: Sizes): Promise<Outcome> {
         `${
           ms(sw.seenAt - killedAt)
         }; ${load.seen.length} replies, ${errors.length} errors, all on the dead ` +
-        `master's keys before the switch took effect (${kinds(errors)}); placement by name kept`,
+        `master's keys, none for a request sent once the new master answered (${kinds(errors)}); ` +
+        "placement by name kept",
       failed,
       detail: [],
     };
